@@ -1,0 +1,45 @@
+/* acpi.h - ACPI tables for the guest (RSDP, XSDT, FADT, FACS, DSDT, MADT)
+ * and the PM1 register block that makes S5 power-off and the power button work.
+ *
+ * Tables are built into guest RAM at a fixed low address (ACPI_TABLES_GPA,
+ * below 1 MiB so legacy EBDA scans also find the RSDP) with correct
+ * checksums. The FADT is a full (not HW-reduced) FADT with a PM1a event and
+ * control block in port space and an SCI on ACPI_SCI_IRQ. */
+#ifndef XVM_ACPI_H
+#define XVM_ACPI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct vm;
+
+#define ACPI_TABLES_GPA 0x000e0000ULL /* 128 KiB window up to 1 MiB */
+#define ACPI_TABLES_MAX 0x00020000ULL
+#define ACPI_PM1A_EVT_PORT 0x600      /* 4 bytes: PM1_STS, PM1_EN */
+#define ACPI_PM1A_CNT_PORT 0x604      /* 2 bytes: PM1_CNT */
+#define ACPI_PM_TMR_PORT 0x608        /* 4 bytes: PM timer (3.579545 MHz) */
+#define ACPI_SCI_IRQ 9
+#define ACPI_S5_SLP_TYP 5             /* \_S5 package value */
+#define IOAPIC_ADDR 0xfec00000ULL
+#define LAPIC_ADDR 0xfee00000ULL
+
+struct acpi_config {
+	unsigned ncpus;       /* MADT gets one Local APIC entry per vCPU */
+	const char *oem_id;   /* 6 chars max, "XVM   " when NULL */
+};
+
+/* Write the tables into buf, which the guest sees at gpa (buf_size bytes,
+ * at most ACPI_TABLES_MAX). On success *rsdp_gpa is the RSDP's address.
+ * Returns 0, -ENOSPC when the tables do not fit, -EINVAL on a bad config. */
+int acpi_build(void *buf, size_t buf_size, uint64_t gpa,
+	       const struct acpi_config *cfg, uint64_t *rsdp_gpa);
+
+/* The PM1a block and PM timer on the VM's port bus. S5 in PM1_CNT stops
+ * the VM with VM_STOP_POWEROFF. */
+struct acpi_pm;
+int acpi_pm_create(struct vm *vm, struct acpi_pm **out);
+/* Raise a power-button event (PWRBTN_STS + SCI when enabled). */
+void acpi_pm_power_button(struct acpi_pm *pm);
+void acpi_pm_destroy(struct acpi_pm *pm);
+
+#endif

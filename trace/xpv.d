@@ -1,0 +1,34 @@
+/*
+ * xpv.d - the one declaration of the xvm USDT provider "xpv".
+ *
+ * Names follow Solaris xVM's DTrace xpv provider where it had one
+ * (dom-create-start, setvcpucontext-end, ...). Documented in docs/probes.md.
+ * Arguments: domid is the domain id (0 for a standalone `xvm run`), rc is 0
+ * or a negative errno.
+ */
+provider xpv {
+	/* control path (VMM) */
+	probe dom__create__start(int domid, char *name);
+	probe dom__create__end(int domid, int rc);
+	probe set__memory__map__start(int domid, int slot, unsigned long long gpa, unsigned long long size);
+	probe set__memory__map__end(int domid, int slot, int rc);
+	probe populate__physmap__start(int domid, unsigned long long bytes);
+	probe populate__physmap__end(int domid, int rc);
+	probe vcpu__create(int domid, int vcpu);
+	probe setvcpucontext__start(int domid, int vcpu);
+	probe setvcpucontext__end(int domid, int vcpu, int rc);
+	probe dom__unpause__start(int domid);
+	probe dom__unpause__end(int domid, int rc);
+	probe dom__destroy__start(int domid);
+	probe dom__destroy__end(int domid, int rc);
+	/* one per VM exit handled in userspace: reason is KVM_EXIT_*, addr the
+	   port or guest-physical address (0 when none) */
+	probe exit(int domid, int vcpu, int reason, unsigned long long addr);
+
+	/* store (xvmstored) */
+	probe store__op__start(int conn, int domid, char *op, char *path, unsigned int tx);
+	probe store__op__done(int conn, int domid, char *op, char *path, unsigned int tx, int rc, unsigned long long latency_ns);
+	probe store__tx__commit(int conn, unsigned int tx);
+	probe store__tx__abort(int conn, unsigned int tx, int rc);
+	probe store__watch__fire(int conn, char *path, char *token);
+};
