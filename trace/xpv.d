@@ -24,6 +24,8 @@ provider xpv {
 	/* one per VM exit handled in userspace: reason is KVM_EXIT_*, addr the
 	   port or guest-physical address (0 when none) */
 	probe exit(int domid, int vcpu, int reason, unsigned long long addr);
+	/* ACPI PM events: event is "poweroff", "reset", "sleep" or "pwrbtn" */
+	probe acpi__pm(int domid, char *event, unsigned int value);
 
 	/* store (xvmstored) */
 	probe store__op__start(int conn, int domid, char *op, char *path, unsigned int tx);

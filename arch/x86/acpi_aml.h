@@ -1,0 +1,68 @@
+/* acpi_aml.h - a small AML byte emitter for building the DSDT (and SSDTs).
+ *
+ * The emitter writes into a caller-provided buffer and keeps a sticky error:
+ * after the first failure (-ENOSPC, -EINVAL) every call is a no-op and
+ * aml_finish() reports it, so callers emit a whole block and check once.
+ *
+ * Objects with a PkgLength (Scope, Device, Method, Package, Buffer) are opened
+ * with aml_*_begin() and closed with aml_end(); the PkgLength is encoded with
+ * the fewest bytes the final length needs (ACPI 6, 20.2.4).
+ *
+ * Example: Name (\_S5, Package (4) { 5, 0, 0, 0 })
+ *	aml_name(&a, "\\_S5");
+ *	aml_package_begin(&a, 4);
+ *	aml_integer(&a, 5); aml_integer(&a, 0); aml_integer(&a, 0);
+ *	aml_integer(&a, 0);
+ *	aml_end(&a);
+ */
+#ifndef XVM_ARCH_X86_ACPI_AML_H
+#define XVM_ARCH_X86_ACPI_AML_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define AML_MAX_DEPTH 16
+
+struct aml {
+	uint8_t *buf;
+	size_t len, cap;
+	int err;                        /* 0 or the first -errno */
+	unsigned depth;
+	size_t open[AML_MAX_DEPTH];     /* offset of each open PkgLength */
+};
+
+/* Start emitting into buf[0..cap). */
+void aml_init(struct aml *a, void *buf, size_t cap);
+/* Close check: returns the number of bytes emitted, or the sticky -errno
+ * (-EINVAL as well when a begin has no matching aml_end). */
+long aml_finish(struct aml *a);
+
+/* Raw bytes (for opcodes this helper set does not cover yet). */
+void aml_bytes(struct aml *a, const void *data, size_t n);
+/* A NameString: "\\_SB.PCI0", "^FOO", "_S5" (segments shorter than four
+ * characters are padded with '_'). Bad characters or segments: -EINVAL. */
+void aml_name_string(struct aml *a, const char *path);
+/* Integer in its shortest encoding (Zero, One, Ones, Byte..QWord). */
+void aml_integer(struct aml *a, uint64_t v);
+/* String constant (ASCII 0x01..0x7f). */
+void aml_string(struct aml *a, const char *s);
+/* EISA id such as "PNP0A03" compressed to its DWord integer. */
+void aml_eisaid(struct aml *a, const char *id);
+/* NameOp + name: follow with exactly one data object. */
+void aml_name(struct aml *a, const char *name);
+/* ReturnOp: follow with exactly one term. */
+void aml_return(struct aml *a);
+
+/* Openers, each closed by aml_end(). */
+void aml_scope_begin(struct aml *a, const char *path);
+void aml_device_begin(struct aml *a, const char *path);
+/* nargs 0..7; serialized adds the SerializeFlag. */
+void aml_method_begin(struct aml *a, const char *path, unsigned nargs,
+		      int serialized);
+/* nelems 0..255: the caller then emits exactly that many elements. */
+void aml_package_begin(struct aml *a, unsigned nelems);
+/* Buffer (n) { data } in one call (no aml_end). */
+void aml_buffer(struct aml *a, const void *data, size_t n);
+void aml_end(struct aml *a);
+
+#endif
