@@ -6,6 +6,7 @@
 #include "xvm/log.h"
 
 static const struct command commands[] = {
+	{ "run", cmd_run, "boot a guest in this process (standalone VMM)" },
 
 	{ "version", cmd_version, "print the xvm version" },
 	{ "help", cmd_help, "list commands, or show help for one" },
@@ -69,7 +70,7 @@ int main(int argc, char **argv)
 {
 	const struct command *c;
 
-	log_init("xvm", LOG_WARN);
+	log_init("xvm", LOG_NOTICE);
 	if (argc < 2) {
 		usage(stderr);
 		return 1;

@@ -13,7 +13,7 @@ static struct {
 	const char *prog;
 	enum log_level level;
 	int fd;
-} logcfg = { "xvm", LOG_WARN, -1 };
+} logcfg = { "xvm", LOG_NOTICE, -1 };
 
 void log_init(const char *prog, enum log_level level)
 {
@@ -26,6 +26,8 @@ void log_init(const char *prog, enum log_level level)
 			logcfg.level = LOG_DEBUG;
 		else if (!strcmp(env, "info"))
 			logcfg.level = LOG_INFO;
+		else if (!strcmp(env, "notice"))
+			logcfg.level = LOG_NOTICE;
 		else if (!strcmp(env, "warn"))
 			logcfg.level = LOG_WARN;
 		else if (!strcmp(env, "err"))
@@ -39,7 +41,7 @@ void log_set_file(int fd) { logcfg.fd = fd; }
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-	static const char *const tag[] = { "", "warning: ", "", "debug: " };
+	static const char *const tag[] = { "", "warning: ", "", "", "debug: " };
 	char line[1024];
 	int n, m;
 	va_list ap;

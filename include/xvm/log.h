@@ -2,13 +2,14 @@
  *
  * User-facing errors are one line: "xvm: <what>: <why>". The program name
  * prefix is set once by main() with log_init(). Debug lines appear only when
- * the level is raised (XVM_LOG=debug or -v). */
+ * the level is raised (XVM_LOG=debug or -v); XVM_LOG=err|warn|notice|info|debug. */
 #ifndef XVM_LOG_H
 #define XVM_LOG_H
 
 #include <stdarg.h>
 
-enum log_level { LOG_ERR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
+/* NOTICE: a one-line fact every user should see (shown by default). */
+enum log_level { LOG_ERR = 0, LOG_WARN, LOG_NOTICE, LOG_INFO, LOG_DEBUG };
 
 /* Set the prefix ("xvm") and the level; reads XVM_LOG (err|warn|info|debug). */
 void log_init(const char *prog, enum log_level level);
@@ -22,6 +23,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 
 #define log_err(...) log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_notice(...) log_msg(LOG_NOTICE, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...)                                                         \
 	do {                                                                   \

@@ -1,0 +1,39 @@
+/* vcpu.h - one virtual CPU: its KVM fd, the shared kvm_run page, its thread,
+ * and the exit loop that routes port I/O and MMIO to the VM's buses. */
+#ifndef XVM_VCPU_H
+#define XVM_VCPU_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vm;
+struct kvm_run;
+
+/* Exit counters, written only by the vCPU's own thread, read by anyone
+ * (relaxed atomics: for statistics only). */
+struct vcpu_stats {
+	_Atomic uint64_t exits, io, mmio, intr, other;
+};
+
+struct vcpu {
+	struct vm *vm;
+	unsigned id;
+	int fd;
+	struct kvm_run *run;      /* mmap of the vCPU fd, run_size bytes */
+	pthread_t thread;
+	bool thread_started;
+	struct vcpu_stats stats;
+};
+
+/* KVM_CREATE_VCPU + mmap of kvm_run + CPUID for this vCPU. 0 or -errno. */
+int vcpu_create(struct vm *vm, unsigned id, struct vcpu **out);
+/* Start the vCPU thread (it runs until the VM stops). 0 or -errno. */
+int vcpu_start(struct vcpu *v);
+/* Make the vCPU leave KVM_RUN promptly (from any thread). */
+void vcpu_kick(struct vcpu *v);
+/* Join the thread (after a stop was requested) and free everything. */
+void vcpu_destroy(struct vcpu *v);
+
+#endif

@@ -1,0 +1,76 @@
+/* iobus.c - sorted range table routing port I/O and MMIO exits to devices. */
+#include "xvm/iobus.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void iobus_init(struct iobus *bus)
+{
+	memset(bus, 0, sizeof(*bus));
+}
+
+void iobus_free(struct iobus *bus)
+{
+	free(bus->ranges);
+	memset(bus, 0, sizeof(*bus));
+}
+
+int iobus_register(struct iobus *bus, uint64_t base, uint64_t len,
+		   io_handler_fn fn, void *opaque, const char *name)
+{
+	unsigned i;
+
+	if (!len || base + len < base || !fn)
+		return -EINVAL;
+	for (i = 0; i < bus->n; i++) {
+		const struct io_range *r = &bus->ranges[i];
+		if (base < r->base + r->len && r->base < base + len)
+			return -EEXIST;
+		if (r->base > base)
+			break;
+	}
+	if (bus->n == bus->cap) {
+		unsigned cap = bus->cap ? bus->cap * 2 : 16;
+		struct io_range *nr = realloc(bus->ranges, cap * sizeof(*nr));
+		if (!nr)
+			return -ENOMEM;
+		bus->ranges = nr;
+		bus->cap = cap;
+	}
+	memmove(&bus->ranges[i + 1], &bus->ranges[i],
+		(bus->n - i) * sizeof(bus->ranges[0]));
+	bus->ranges[i] = (struct io_range){ base, len, fn, opaque, name };
+	bus->n++;
+	return 0;
+}
+
+static const struct io_range *iobus_find(const struct iobus *bus, uint64_t addr)
+{
+	unsigned lo = 0, hi = bus->n;
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		const struct io_range *r = &bus->ranges[mid];
+		if (addr < r->base)
+			hi = mid;
+		else if (addr - r->base >= r->len)
+			lo = mid + 1;
+		else
+			return r;
+	}
+	return NULL;
+}
+
+int iobus_dispatch(const struct iobus *bus, uint64_t addr, uint8_t *data,
+		   unsigned len, bool is_write)
+{
+	const struct io_range *r = iobus_find(bus, addr);
+
+	if (!is_write)
+		memset(data, 0xff, len);
+	if (!r || len == 0 || len > 8 || addr - r->base + len > r->len)
+		return -ENOENT;
+	r->fn(r->opaque, addr - r->base, data, len, is_write);
+	return 0;
+}
