@@ -1,0 +1,172 @@
+/* daemon.h - xvmstored's internal state shared by its files (not a public API).
+ *
+ * One process, one thread, one epoll loop (server.c). Every request is
+ * dispatched through the table in ops.c; changes to the committed tree are
+ * written into an open SQLite transaction (persist.c) that is committed once
+ * per loop iteration, and replies and watch events are sent only after that
+ * commit (group commit: nothing is acknowledged before it is durable). */
+#ifndef XVM_STORE_DAEMON_H
+#define XVM_STORE_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/tree.h"
+#include "xvm/store_proto.h"
+
+struct persist;
+struct store_conn;
+
+struct store_watch {
+	struct store_watch *next;
+	char *path;       /* canonical (absolute or "@special") */
+	char *token;
+	bool relative;    /* report event paths relative to the domain */
+};
+
+struct store_tx {
+	struct store_tx *next;
+	uint32_t id;
+	struct smap ovl;
+	int nodes_added;  /* nodes this transaction created (quota) */
+};
+
+/* per-domain limits for unprivileged connections (Xen's quota names) */
+struct store_quota {
+	uint32_t nodes;        /* nodes a domain may own: ENOSPC */
+	uint32_t node_size;    /* bytes of one value: ENOSPC */
+	uint32_t watches;      /* watches per connection: E2BIG */
+	uint32_t txs;          /* open transactions per connection: ENOSPC */
+	uint32_t outstanding;  /* requests handled per connection per loop turn */
+};
+
+enum { STORE_EP_CONN = 1, STORE_EP_DOM, STORE_EP_LISTEN, STORE_EP_SIGNAL };
+
+struct store_dom {
+	int kind;              /* STORE_EP_DOM: epoll tag, first member */
+	struct store_dom *next;
+	uint32_t id;
+	uint32_t nodes;        /* nodes owned (perms[0].dom) */
+	bool introduced;
+	int listen_fd;         /* its socket, -1 when none */
+	char *sock_path;
+};
+
+struct store_conn {
+	int kind;              /* STORE_EP_CONN: epoll tag, first member */
+	struct store_conn *next;
+	int fd;
+	uint32_t id;
+	uint32_t domid;
+	bool priv;             /* bypasses permissions and quotas */
+	bool snoop;            /* receives a record of every operation */
+	bool more;             /* complete requests left in the input buffer */
+	bool dead;
+	uint8_t *in;
+	size_t in_len, in_cap;
+	uint8_t *out;
+	size_t out_off, out_len, out_cap;
+	bool want_out;         /* registered for EPOLLOUT */
+	struct store_watch *watches;
+	uint32_t nwatches;
+	struct store_tx *txs;
+	uint32_t ntxs;
+};
+
+struct store {
+	struct smap base;
+	uint64_t gen;
+	struct tree_hooks hooks;
+	struct sview view;          /* the committed tree */
+	struct persist *db;
+	struct store_quota quota;
+	struct store_conn *conns;
+	uint32_t next_conn_id;
+	uint32_t next_tx_id;
+	uint32_t nsnoop;
+	struct store_dom *doms;
+	int listen_kind;            /* STORE_EP_LISTEN, tags listen_fd */
+	int sig_kind;               /* STORE_EP_SIGNAL, tags sig_fd */
+	int epfd;
+	int listen_fd;
+	int sig_fd;
+	char *sock_path;
+	bool stop;
+	uint64_t ops;               /* requests handled */
+};
+
+/* One request being handled (ops.c). */
+struct store_req {
+	struct store *s;
+	struct store_conn *c;
+	struct xsd_sockmsg hdr;
+	const char *payload;
+	struct store_tx *tx;
+	struct sview view;          /* the tree as this request sees it */
+	int argc;
+	const char *argv[STORE_MAX_ARGS];
+	const char *tail;           /* WRITE's value */
+	uint32_t tail_len;
+	char path[XENSTORE_ABS_PATH_MAX + 64]; /* canonical argv[0] */
+	uint32_t reply_len;         /* for snoop */
+};
+
+/* ops.c: handle one complete message; returns 0, or -EPROTO when the
+ * connection must be dropped (the reason is logged). */
+int store_dispatch(struct store *s, struct store_conn *c,
+		   const struct xsd_sockmsg *h, const char *payload);
+
+/* server.c: queue a message on a connection. 0 or -ENOMEM (the connection
+ * is then marked dead). */
+int conn_send(struct store_conn *c, uint32_t type, uint32_t req_id,
+	      uint32_t tx_id, const void *data, uint32_t len);
+/* server.c: the domain record for id, created on demand (NULL: ENOMEM). */
+struct store_dom *store_domain(struct store *s, uint32_t id);
+/* server.c: open/close a domain's socket (introduce/release). 0 or -errno. */
+int store_domain_listen(struct store *s, struct store_dom *d);
+void store_domain_unlisten(struct store *s, struct store_dom *d);
+/* server.c: drop every connection bound to domain id. */
+void store_drop_domain_conns(struct store *s, uint32_t id);
+
+/* watch.c */
+/* Fire watches for a change at path (canonical). exact: only watches on
+ * exactly path (descendants of a removed node). n: the node, for the read
+ * permission check (NULL: removed, no check). */
+void watch_fire(struct store *s, const char *path, bool exact, const struct snode *n);
+/* Add/remove a watch for c. 0, -EEXIST, -ENOENT, -E2BIG or -ENOMEM. */
+int watch_add(struct store *s, struct store_conn *c, const char *path,
+	      const char *token, bool relative);
+int watch_del(struct store_conn *c, const char *path, const char *token);
+void watch_free_all(struct store_conn *c);
+
+/* tx.c */
+int tx_start(struct store *s, struct store_conn *c, uint32_t *id);
+struct store_tx *tx_find(struct store_conn *c, uint32_t id);
+/* commit (when commit) or abort transaction t of c; frees it. 0 or
+ * -EAGAIN (conflict: aborted) or -ENOMEM. */
+int tx_end(struct store *s, struct store_conn *c, struct store_tx *t, bool commit);
+void tx_free_all(struct store *s, struct store_conn *c);
+
+/* persist.c */
+/* Open (creating) the database at path. Errors are logged as one line and
+ * returned (-EIO for a corrupt or foreign file, never a silent reset). */
+int persist_open(const char *path, struct persist **out);
+void persist_close(struct persist *p);
+/* Load every node into s's base tree and the introduced domains. 0 or
+ * -EIO (corrupt; logged). */
+int persist_load(struct persist *p, struct store *s);
+/* Record changes inside the current batch (opened on demand). */
+void persist_store(struct persist *p, const struct snode *n);
+void persist_remove(struct persist *p, const char *path);
+void persist_domain(struct persist *p, uint32_t id, bool present);
+/* Commit the batch (fsync). 0 or -EIO: the daemon must stop without
+ * acknowledging anything from this batch. */
+int persist_commit(struct persist *p);
+
+/* server.c entry points used by xvmstored.c */
+int store_init(struct store *s, const char *db_path);
+int store_listen(struct store *s, const char *sock_path);
+int store_run(struct store *s);
+void store_fini(struct store *s);
+
+#endif
