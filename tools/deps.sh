@@ -6,7 +6,7 @@ set -eu
 PKGS="meson ninja-build pkg-config gcc libc6-dev python3
  liburing-dev libsqlite3-dev systemtap-sdt-dev libjson-c-dev libseccomp-dev
  libxen-dev xenstore-utils qemu-system-x86 qemu-utils bpftrace lz4 cpio
- clang libclang-rt-14-dev iproute2 busybox-static"
+ clang libclang-rt-14-dev iproute2 busybox-static acpica-tools"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
