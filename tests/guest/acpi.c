@@ -74,6 +74,7 @@ static void madt_parse(struct acpi_info *ai, uint64_t m, uint32_t len)
             ai->ioapic_base = rd32(p + 4);
         else if (type == 2 && rd8(p + 3) == 0) {
             ai->irq0_gsi = (int)rd32(p + 4);
+            ai->irq0_override = true;
             ai->irq0_flags = rd16(p + 8);
         } else if (type == 5)
             ai->lapic_base = rd64(p + 4);

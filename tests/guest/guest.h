@@ -127,6 +127,7 @@ struct acpi_info {
     int ncpus;                               /* enabled Local APIC entries */
     uint32_t apic_ids[ACPI_MAX_CPUS];
     int irq0_gsi;                            /* PIT IRQ0 after source overrides */
+    bool irq0_override;                      /* the MADT had an override for IRQ0 */
     uint16_t irq0_flags;                     /* MPS INTI flags of that override */
     /* power-off */
     bool hw_reduced;
