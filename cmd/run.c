@@ -37,6 +37,8 @@ static const char run_usage[] =
 "  -v, --verbose         more log lines (repeat for debug)\n"
 "  -h, --help            this text\n"
 "\n"
+"Environment: XVM_KVM_DEVICE (default /dev/kvm), XVM_LOG (err|warn|notice|info|debug).\n"
+"\n"
 "Exit status: 0 guest powered off, 1 VMM error (bad input, KVM failure),\n"
 "2 guest rebooted, 3 guest crashed, 4 stopped from outside (signal, Ctrl-]).\n";
 
@@ -73,7 +75,11 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		case 'k': o->boot.kernel = optarg; break;
 		case 'i': o->boot.initrd = optarg; break;
 		case 'c': o->boot.cmdline = optarg; break;
-		case 'C': o->console = optarg; break;
+		case 'C':
+			if (console_check_spec(optarg) < 0)
+				return -EINVAL;
+			o->console = optarg;
+			break;
 		case 'N': o->vm.name = optarg; break;
 		case 'v': verbose++; break;
 		case 'h': fputs(run_usage, stdout); return 1;
@@ -87,8 +93,8 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 			o->vm.mem_bytes = ALIGN_UP(v, 2ULL << 20);
 			break;
 		case 'n':
-			if (parse_uint(optarg, 1, 1024, &v) < 0) {
-				log_err("--vcpus '%s': not a number from 1 to 1024", optarg);
+			if (parse_uint(optarg, 1, 65536, &v) < 0) {
+				log_err("--vcpus '%s': not a number of vCPUs", optarg);
 				return -EINVAL;
 			}
 			o->vm.vcpus = (unsigned)v;
@@ -164,19 +170,17 @@ static int run_report(struct vm *vm, enum vm_stop why)
 	}
 }
 
-/* Devices and firmware tables, then the kernel. */
-static int run_setup(struct vm *vm, struct run_opts *o, struct console *con,
-		     struct serial **serial, struct acpi_pm **pm)
+/* Firmware tables, platform devices and the kernel: everything that can
+ * fail on bad input happens here, before the console file is created. */
+static int run_setup(struct vm *vm, struct run_opts *o, struct acpi_pm **pm)
 {
 	struct acpi_config acfg = { .ncpus = vm->nvcpus };
 	void *tables = gm_ptr(&vm->mem, ACPI_TABLES_GPA, ACPI_TABLES_MAX);
 	int rc;
 
-	rc = serial_create(vm, SERIAL_COM1_PORT, SERIAL_COM1_IRQ, con->out_fd, serial);
-	if (rc == 0)
-		rc = acpi_pm_create(vm, pm);
+	rc = acpi_pm_create(vm, pm);
 	if (rc < 0) {
-		log_err("cannot create platform devices: %s", strerror(-rc));
+		log_err("cannot create the ACPI PM device: %s", strerror(-rc));
 		return rc;
 	}
 	rc = acpi_build(tables, ACPI_TABLES_MAX, ACPI_TABLES_GPA, &acfg,
@@ -186,6 +190,22 @@ static int run_setup(struct vm *vm, struct run_opts *o, struct console *con,
 		return rc;
 	}
 	return boot_load(vm, &o->boot);
+}
+
+/* The console last: it may create a file or a pty. */
+static int run_console(struct vm *vm, struct run_opts *o, struct console *con,
+		       struct serial **serial)
+{
+	int rc = console_open(con, o->console);
+
+	if (rc < 0)
+		return rc;
+	rc = serial_create(vm, SERIAL_COM1_PORT, SERIAL_COM1_IRQ, con->out_fd, serial);
+	if (rc < 0) {
+		log_err("cannot create the serial port: %s", strerror(-rc));
+		return rc;
+	}
+	return console_start(con, vm, *serial);
 }
 
 int cmd_run(int argc, char **argv)
@@ -206,7 +226,7 @@ int cmd_run(int argc, char **argv)
 		log_err("%s: %s", o.boot.kernel, strerror(errno));
 		return 1;
 	}
-	if (kvm_open(&kvm, NULL) < 0)
+	if (kvm_open(&kvm, getenv("XVM_KVM_DEVICE")) < 0)
 		return 1;
 	if (kvm.pvm)
 		log_notice("PVM host (kvm_pvm, no VMX/SVM): hiding XSAVE/AVX, "
@@ -214,10 +234,8 @@ int cmd_run(int argc, char **argv)
 	sfd = run_signals(&set);
 	if (sfd < 0 || vm_create(&vm, &kvm, &o.vm) < 0)
 		goto out;
-	if (console_open(&con, o.console) < 0 ||
-	    run_setup(vm, &o, &con, &serial, &pm) < 0)
-		goto out;
-	if (console_start(&con, vm, serial) < 0 || vm_start(vm) < 0)
+	if (run_setup(vm, &o, &pm) < 0 || run_console(vm, &o, &con, &serial) < 0 ||
+	    vm_start(vm) < 0)
 		goto out;
 	run_wait(vm, sfd);
 	status = run_report(vm, vm_wait(vm));

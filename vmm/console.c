@@ -55,6 +55,19 @@ static void console_stdio_raw(struct console *c)
 		c->raw = true;
 }
 
+int console_check_spec(const char *spec)
+{
+	if (!spec || !strcmp(spec, "stdio") || !strcmp(spec, "pty") ||
+	    !strcmp(spec, "null") || (!strncmp(spec, "file:", 5) && spec[5]))
+		return 0;
+	if (!strcmp(spec, "file:"))
+		log_err("--console file: needs a path (file:PATH)");
+	else
+		log_err("--console: unknown kind '%s' (stdio, file:PATH, pty, null)",
+			spec);
+	return -EINVAL;
+}
+
 int console_open(struct console *c, const char *spec)
 {
 	memset(c, 0, sizeof(*c));
@@ -64,10 +77,6 @@ int console_open(struct console *c, const char *spec)
 		c->in_fd = STDIN_FILENO;
 		console_stdio_raw(c);
 	} else if (!strncmp(spec, "file:", 5)) {
-		if (!spec[5]) {
-			log_err("--console file: needs a path (file:PATH)");
-			return -EINVAL;
-		}
 		c->out_fd = open(spec + 5, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 				 0644);
 		if (c->out_fd < 0) {
@@ -84,9 +93,7 @@ int console_open(struct console *c, const char *spec)
 		c->out_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 		c->own_out = true;
 	} else {
-		log_err("--console: unknown kind '%s' (stdio, file:PATH, pty, null)",
-			spec);
-		return -EINVAL;
+		return console_check_spec(spec);
 	}
 	c->stop_fd = eventfd(0, EFD_CLOEXEC);
 	return c->stop_fd < 0 ? -errno : 0;

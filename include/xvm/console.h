@@ -29,6 +29,8 @@ struct console {
 	char pty_path[64];
 };
 
+/* Check spec's syntax without opening anything: 0 or -EINVAL (logged). */
+int console_check_spec(const char *spec);
 /* Parse spec and open the backend. Returns 0 or -errno after logging one
  * line ("--console: unknown kind 'x'", "cannot create PATH: ..."). */
 int console_open(struct console *c, const char *spec);
