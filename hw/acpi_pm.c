@@ -173,9 +173,10 @@ int acpi_pm_create(struct vm *vm, struct acpi_pm **out)
 		rc = iobus_register(&vm->pio, ports[i].port, ports[i].len,
 				    ports[i].fn, pm, ports[i].name);
 		if (rc < 0) {
-			log_err("acpi: cannot register %s at port %#llx: %s",
-				ports[i].name, (unsigned long long)ports[i].port,
-				strerror(-rc));
+			log_debug("acpi: cannot register %s at port %#llx: %s",
+				  ports[i].name,
+				  (unsigned long long)ports[i].port,
+				  strerror(-rc));
 			pm_unregister(&vm->pio, pm);
 			pthread_mutex_destroy(&pm->lock);
 			free(pm);

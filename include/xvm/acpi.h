@@ -29,17 +29,24 @@ struct acpi_config {
 };
 
 /* Write the tables into buf, which the guest sees at gpa (buf_size bytes,
- * at most ACPI_TABLES_MAX). On success *rsdp_gpa is the RSDP's address.
- * Returns 0, -ENOSPC when the tables do not fit, -EINVAL on a bad config. */
+ * at most ACPI_TABLES_MAX). On success *rsdp_gpa is the RSDP's address
+ * (gpa itself: the RSDP comes first). Returns 0, -ENOSPC when the tables do
+ * not fit, -EINVAL on a bad config: ncpus outside 1..255, oem_id longer
+ * than 6, gpa not 16-byte aligned or the window not below 4 GiB. */
 int acpi_build(void *buf, size_t buf_size, uint64_t gpa,
 	       const struct acpi_config *cfg, uint64_t *rsdp_gpa);
 
-/* The PM1a block and PM timer on the VM's port bus. S5 in PM1_CNT stops
- * the VM with VM_STOP_POWEROFF. */
+/* The PM1a block, PM timer and reset register (port 0xCF9) on the VM's
+ * port bus (hw/acpi_pm.c). S5 in PM1_CNT stops the VM with
+ * VM_STOP_POWEROFF, 0x06/0x0E at 0xCF9 with VM_STOP_REBOOT. Call before
+ * the vCPUs start. Returns 0, -ENOMEM, or -EEXIST when a port is taken
+ * (nothing stays registered then). */
 struct acpi_pm;
 int acpi_pm_create(struct vm *vm, struct acpi_pm **out);
-/* Raise a power-button event (PWRBTN_STS + SCI when enabled). */
+/* Raise a power-button event (PWRBTN_STS + SCI when enabled). Any thread. */
 void acpi_pm_power_button(struct acpi_pm *pm);
+/* Free the device once no vCPU runs; it does not touch the VM (which may
+ * already be destroyed). NULL is fine. */
 void acpi_pm_destroy(struct acpi_pm *pm);
 
 #endif
