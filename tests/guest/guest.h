@@ -151,6 +151,10 @@ int lapic_ipi(uint64_t base, uint32_t apic_id, uint32_t icr_lo);
 uint32_t ioapic_read(uint64_t base, uint32_t reg);
 void ioapic_write(uint64_t base, uint32_t reg, uint32_t v);
 
+/* ---- pit.c ---- */
+/* Measure the TSC against PIT channel 2 (10 ms, ~200 exits); returns kHz or 0. */
+uint64_t pit_tsc_khz(void);
+
 /* ---- smp.c ---- */
 /* Start every AP listed in the MADT; returns the number of CPUs online. */
 int smp_start(const struct acpi_info *ai, uint64_t lapic_base);
@@ -164,8 +168,11 @@ struct guest {
     int nmem;
     struct { uint64_t addr, size; uint32_t type; } mem[32];
     bool quiet;
-    uint64_t tsc_khz;                        /* 0 if the hypervisor did not say */
+    uint64_t tsc_khz;                        /* 0 until guest_tsc_khz() */
 };
+/* TSC frequency in kHz: hypervisor CPUID leaf, else a PIT measurement (done
+ * once, on first use). Returns 0 if neither works. */
+uint64_t guest_tsc_khz(struct guest *g);
 extern struct guest *guest_state;
 /* Test outcome codes. */
 enum { XT_PASS = 0, XT_FAIL = 1, XT_SKIP = 2 };

@@ -137,8 +137,8 @@ static void run_bench(struct guest *g, bool mmio, uint64_t n)
     cyc = rdtsc() - t0;
     kprintf("XBENCH %s n=%lu cycles=%lu cycles_per_op=%lu", mmio ? "mmio" : "pio", n, cyc,
             n ? cyc / n : 0);
-    if (g->tsc_khz && n)
-        kprintf(" ns_per_op=%lu", cyc * 1000000 / g->tsc_khz / n);
+    if (guest_tsc_khz(g) && n)
+        kprintf(" ns_per_op=%lu tsc_khz=%lu", cyc * 1000000 / g->tsc_khz / n, g->tsc_khz);
     kprintf("\n");
 }
 
@@ -233,7 +233,8 @@ static void read_start_info(struct guest *g, struct cmdline *c, uint64_t addr)
         g->acpi = &the_acpi;
 }
 
-static uint64_t tsc_khz(void)
+/* TSC kHz from CPUID (hypervisor leaf 0x40000010, else leaf 0x15), or 0. */
+static uint64_t cpuid_tsc_khz(void)
 {
     uint32_t r[4];
 
@@ -252,6 +253,15 @@ static uint64_t tsc_khz(void)
     return 0;
 }
 
+uint64_t guest_tsc_khz(struct guest *g)
+{
+    if (!g->tsc_khz)
+        g->tsc_khz = cpuid_tsc_khz();
+    if (!g->tsc_khz)
+        g->tsc_khz = pit_tsc_khz();
+    return g->tsc_khz;
+}
+
 /* Bootstrap CPU in ring 3 (IOPL=3, interrupts off). */
 void user_main(uint64_t start_info)
 {
@@ -264,7 +274,6 @@ void user_main(uint64_t start_info)
     g->acpi = &none;
     g->tramp_base = TRAMP_DEFAULT;
     read_start_info(g, &c, start_info);
-    g->tsc_khz = tsc_khz();
     if (g->acpi->rsdp) {
         lapic_eoi_base = g->acpi->lapic_base;
         lapic_init(g->acpi->lapic_base);

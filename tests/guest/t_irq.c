@@ -48,8 +48,8 @@ int test_timer(struct guest *g)
         return XT_FAIL;
     }
     xt_note(" ticks=%lu cycles_per_tick=%lu", want, cyc / want);
-    if (g->tsc_khz)
-        xt_note(" us_per_tick=%lu", cyc * 1000 / g->tsc_khz / want);
+    if (guest_tsc_khz(g))
+        xt_note(" us_per_tick=%lu tsc_khz=%lu", cyc * 1000 / g->tsc_khz / want, g->tsc_khz);
     return XT_PASS;
 }
 
