@@ -17,6 +17,7 @@
 #include "xvm/log.h"
 #include "xvm/serial.h"
 #include "xvm/util.h"
+#include "xvm/vcpu.h"
 #include "xvm/vm.h"
 
 #define RUN_MIN_MEMORY (16ULL << 20)
@@ -149,8 +150,44 @@ static void run_wait(struct vm *vm, int sfd)
 	}
 }
 
+/* Peak RSS of this process in KiB (VmHWM), 0 when unknown. */
+static unsigned long run_peak_rss_kib(void)
+{
+	char line[128];
+	unsigned long kib = 0;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmHWM: %lu kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+/* One info line of resource use (bench/ reads it with XVM_LOG=info). */
+static void run_stats(struct vm *vm)
+{
+	uint64_t exits = 0, io = 0, mmio = 0;
+	unsigned long hwm = run_peak_rss_kib();
+	unsigned long guest = (unsigned long)(gm_resident(&vm->mem) >> 10);
+
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		exits += vm->vcpu[i]->stats.exits;
+		io += vm->vcpu[i]->stats.io;
+		mmio += vm->vcpu[i]->stats.mmio;
+	}
+	log_info("stats: exits=%llu pio=%llu mmio=%llu rss_peak_kib=%lu "
+		 "guest_resident_kib=%lu vmm_overhead_kib=%lu",
+		 (unsigned long long)exits, (unsigned long long)io,
+		 (unsigned long long)mmio, hwm, guest, hwm > guest ? hwm - guest : 0);
+}
+
 static int run_report(struct vm *vm, enum vm_stop why)
 {
+	if (log_get_level() >= LOG_INFO)
+		run_stats(vm);
 	switch (why) {
 	case VM_STOP_POWEROFF:
 		log_info("%s", vm->stop_reason);

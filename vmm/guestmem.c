@@ -2,6 +2,8 @@
 #include "xvm/guestmem.h"
 
 #include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -63,4 +65,24 @@ int gm_write(const struct guestmem *gm, uint64_t gpa, const void *src, size_t le
 		return -EFAULT;
 	memcpy(p, src, len);
 	return 0;
+}
+
+uint64_t gm_resident(const struct guestmem *gm)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t chunk = 1u << 16, pages = gm->size / (uint64_t)page;
+	unsigned char *vec = malloc(chunk);
+	uint64_t n = 0;
+
+	if (!vec)
+		return 0;
+	for (size_t i = 0; i < pages; i += chunk) {
+		size_t k = pages - i < chunk ? pages - i : chunk;
+		if (mincore(gm->host + i * (uint64_t)page, k * (size_t)page, vec) < 0)
+			break;
+		for (size_t j = 0; j < k; j++)
+			n += vec[j] & 1;
+	}
+	free(vec);
+	return n * (uint64_t)page;
 }

@@ -30,6 +30,9 @@ void gm_free(struct guestmem *gm);
  * (or the range wraps). len 0 is treated as 1. */
 void *gm_ptr(const struct guestmem *gm, uint64_t gpa, uint64_t len);
 
+/* Bytes of guest RAM currently resident in host memory (mincore). */
+uint64_t gm_resident(const struct guestmem *gm);
+
 /* Copy in or out; 0 or -EFAULT when the range is not all RAM. */
 int gm_read(const struct guestmem *gm, uint64_t gpa, void *dst, size_t len);
 int gm_write(const struct guestmem *gm, uint64_t gpa, const void *src, size_t len);

@@ -32,7 +32,7 @@ grep -q '^XTEST cpuid PASS' "$T/console.log" || fail "no report in the console f
 echo "ok: --console file: holds the report"
 
 # a signal stops the VM with status 4 and a one-line reason
-"$XVM" run --kernel "$ELF" --console null --cmdline "tests=none hang" </dev/null 2>"$T/err3" &
+"$XVM" run --kernel "$ELF" --console null --cmdline "bench=pio:1000000000" </dev/null 2>"$T/err3" &
 pid=$!
 sleep 1; kill -TERM $pid; wait $pid; rc=$?
 [ $rc = 4 ] || fail "SIGTERM: exit status $rc, want 4"
