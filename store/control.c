@@ -64,18 +64,23 @@ static int ctl_quota(struct store_req *r)
 static int ctl_stats(struct store_req *r)
 {
 	uint32_t conns = 0, watches = 0, txs = 0;
-	char buf[256];
+	char buf[2048];
+	size_t off;
 
 	for (struct store_conn *c = r->s->conns; c; c = c->next) {
 		conns++;
 		watches += c->nwatches;
 		txs += c->ntxs;
 	}
-	snprintf(buf, sizeof(buf),
+	off = (size_t)snprintf(buf, sizeof(buf),
 		 "nodes %llu\nconnections %u\nwatches %u\ntransactions %u\n"
 		 "generation %llu\nrequests %llu\n",
 		 (unsigned long long)r->s->base.count, conns, watches, txs,
 		 (unsigned long long)r->s->gen, (unsigned long long)r->s->ops);
+	for (struct store_dom *d = r->s->doms; d && off < sizeof(buf) - 64; d = d->next)
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off,
+					"domain %u nodes %u%s\n", d->id, d->nodes,
+					d->introduced ? " introduced" : "");
 	reply_text(r, buf);
 	return 0;
 }

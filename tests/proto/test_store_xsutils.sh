@@ -1,0 +1,62 @@
+#!/bin/bash
+# test_store_xsutils.sh - Debian's unmodified xenstore-utils against xvmstored, and `xvm store` beside them.
+# usage: test_store_xsutils.sh XVMSTORED XVM
+set -uo pipefail
+DAEMON=$1 XVM=$2
+for t in xenstore-read xenstore-write xenstore-ls xenstore-list xenstore-rm \
+         xenstore-exists xenstore-chmod xenstore-watch; do
+    command -v "$t" >/dev/null || { echo "skip: $t not installed (apt install xenstore-utils)"; exit 77; }
+done
+TMP=$(mktemp -d)
+export XENSTORED_PATH=$TMP/sock
+"$DAEMON" --socket "$TMP/sock" --db "$TMP/db" --foreground 2>"$TMP/log" &
+PID=$!
+trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$TMP"' EXIT
+for _ in $(seq 200); do [ -S "$TMP/sock" ] && break; sleep 0.02; done
+fails=0
+ok() { if [ "$1" = "$2" ]; then :; else echo "FAIL: $3: got [$1] want [$2]"; fails=$((fails + 1)); fi; }
+
+xenstore-write /vm/a 1 /vm/b "two words" /vm/sub/c 3
+ok $? 0 "xenstore-write"
+ok "$(xenstore-read /vm/b)" "two words" "xenstore-read"
+ok "$(xenstore-read /vm/a /vm/sub/c | tr '\n' ' ')" "1 3 " "xenstore-read of two paths"
+xenstore-exists /vm/a; ok $? 0 "xenstore-exists (present)"
+xenstore-exists /vm/nope; ok $? 1 "xenstore-exists (absent)"
+ok "$(xenstore-list /vm | tr '\n' ' ')" "a b sub " "xenstore-list"
+ok "$(xenstore-ls /vm)" "$("$XVM" store ls /vm)" "xenstore-ls and xvm store ls agree"
+ok "$(xenstore-ls /vm | head -1)" 'a = "1"' "xenstore-ls format"
+ok "$("$XVM" store read /vm/b)" "$(xenstore-read /vm/b)" "xvm store read = xenstore-read"
+xenstore-read /vm/nope 2>/dev/null; ok $? 1 "xenstore-read of a missing node fails"
+"$XVM" store read /vm/nope 2>/dev/null; ok $? 1 "xvm store read of a missing node fails"
+
+xenstore-chmod -r /vm r0 w3; ok $? 0 "xenstore-chmod -r"
+ok "$("$XVM" store perms /vm/sub/c)" "r0 w3" "chmod -r reached the leaves"
+"$XVM" store chmod /vm/a b0 r4; ok "$(xenstore-ls -p /vm | grep -c '(b0,r4)')" 1 "xvm store chmod seen by xenstore-ls -p"
+
+xenstore-rm /vm/sub; ok $? 0 "xenstore-rm"
+xenstore-exists /vm/sub/c; ok $? 1 "xenstore-rm removed the subtree"
+"$XVM" store mkdir /vm/empty; ok "$(xenstore-read /vm/empty)" "" "xvm store mkdir"
+"$XVM" store rm /vm/empty; xenstore-exists /vm/empty; ok $? 1 "xvm store rm"
+
+# watches: the initial event, then one per change below the path
+xenstore-watch -n 3 /w >"$TMP/watch.out" &
+WPID=$!
+for _ in $(seq 100); do [ -s "$TMP/watch.out" ] && break; sleep 0.02; done
+xenstore-write /w/x 1 && xenstore-write /other 1 && xenstore-write /w/y/z 2
+wait $WPID; ok $? 0 "xenstore-watch -n 3 exits"
+ok "$(tr '\n' ' ' <"$TMP/watch.out")" "/w /w/x /w/y/z " "xenstore-watch events"
+"$XVM" store watch -n 2 /w >"$TMP/xwatch.out" &
+WPID=$!
+for _ in $(seq 100); do [ -s "$TMP/xwatch.out" ] && break; sleep 0.02; done
+xenstore-write /w/q 1
+wait $WPID
+ok "$(tr '\n' ' ' <"$TMP/xwatch.out")" "/w /w/q " "xvm store watch events"
+
+# a directory bigger than one 4096-byte reply: libxenstore's DIRECTORY_PART path
+for i in $(seq 300); do echo "/big/node-with-a-long-name-$i"; echo "$i"; done | xargs xenstore-write
+ok "$(xenstore-list /big | wc -l)" 300 "xenstore-list of 300 children (DIRECTORY_PART)"
+ok "$(xenstore-ls /big | wc -l)" 300 "xenstore-ls of 300 children"
+
+kill -0 $PID 2>/dev/null; ok $? 0 "daemon still running"
+echo "xenstore-utils: $fails failures"
+[ "$fails" = 0 ]
