@@ -190,5 +190,6 @@ int test_mmio(struct guest *g);
 int test_timer(struct guest *g);
 int test_irq(struct guest *g);
 int test_smp(struct guest *g);
+int test_fault(struct guest *g);
 
 #endif

@@ -1,4 +1,4 @@
-/* t_basic.c - tests: cpuid, acpi, memory, pio, mmio. */
+/* t_basic.c - tests: cpuid, acpi, memory, pio, mmio, fault. */
 #include "guest.h"
 
 extern uint8_t __image_end[];   /* guest.ld */
@@ -138,4 +138,12 @@ int test_mmio(struct guest *g)
     ioapic_write(io, reg, old);
     xt_note(" redir_rw=0x%x", got & 0x1ffff);
     return (got & 0x1ffff) == (0x10000 | 0x4e) ? XT_PASS : XT_FAIL;
+}
+
+/* fault (opt-in): a stray ud2 must end the run through the exception path
+ * (XTEST-FAULT vec=6, this test FAIL, XTEST-DONE, power-off); never returns. */
+int test_fault(struct guest *g)
+{
+    __asm__ volatile("ud2");
+    return XT_FAIL;
 }
