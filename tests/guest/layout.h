@@ -20,7 +20,8 @@
 #define VEC_IRQ_BASE    0x40    /* 0x40..0x4f: counted in irq_count[] */
 #define VEC_TIMER       0x40    /* LAPIC timer */
 #define VEC_IOAPIC      0x41    /* IOAPIC-routed device interrupt (PIT on its GSI) */
-#define VEC_IOAPIC_ALT  0x42    /* PIT on IOAPIC pin 2 when the MADT has no override */
+#define VEC_IOAPIC_PIN2 0x42    /* PIT on IOAPIC pin 2 when the MADT has no override */
+#define VEC_IOAPIC_ALT  0x43    /* irq test diagnosis: pin 0 */
 #define VEC_SPURIOUS    0xff
 
 #define TRAMP_DEFAULT   0x8000  /* AP real-mode trampoline page (below 1 MiB) */
