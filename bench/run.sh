@@ -64,3 +64,8 @@ printf '%-34s %12s %12s %10s\n' "bare KVM_RUN loop PIO exit (us)" "$(ns "$bp")" 
 printf '%-34s %12s\n' "xvm / bare KVM_RUN loop" "$(ratio "$xp" "$bp")"
 echo
 echo "* QEMU overhead estimated as its peak RSS minus the guest RAM xvm saw touched."
+
+# 3. xvmstored (bench/store.sh)
+if [ -x "$B/store/xvmstored" ] && [ -x "$B/bench/store_bench" ]; then
+    echo; bench/store.sh "$B" "${STORE_SECS:-2}"
+fi
