@@ -40,6 +40,16 @@ static inline void outw(uint16_t port, uint16_t v)
 {
     __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port));
 }
+static inline void outl(uint16_t port, uint32_t v)
+{
+    __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
+}
+static inline uint32_t inl(uint16_t port)
+{
+    uint32_t v;
+    __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
 static inline uint8_t inb(uint16_t port)
 {
     uint8_t v;
@@ -155,6 +165,13 @@ void ioapic_write(uint64_t base, uint32_t reg, uint32_t v);
 /* Measure the TSC against PIT channel 2 (10 ms, ~200 exits); returns kHz or 0. */
 uint64_t pit_tsc_khz(void);
 
+/* ---- pci.c: configuration mechanism #1; bdf = bus << 8 | dev << 3 | fn ---- */
+/* Is mechanism #1 there (CONFIG_ADDRESS reads back)? */
+bool pci_present(void);
+/* Config space dword at off (aligned down to 4); all-ones if nothing answers. */
+uint32_t pci_cfg_read32(uint32_t bdf, uint32_t off);
+void pci_cfg_write32(uint32_t bdf, uint32_t off, uint32_t v);
+
 /* ---- smp.c ---- */
 /* Start every AP listed in the MADT; returns the number of CPUs online. */
 int smp_start(const struct acpi_info *ai, uint64_t lapic_base);
@@ -190,6 +207,7 @@ int test_mmio(struct guest *g);
 int test_timer(struct guest *g);
 int test_irq(struct guest *g);
 int test_smp(struct guest *g);
+int test_pci(struct guest *g);
 int test_fault(struct guest *g);
 
 #endif

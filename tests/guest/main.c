@@ -19,6 +19,7 @@ static const struct {
     { "timer", test_timer, false },
     { "irq", test_irq, false },
     { "smp", test_smp, false },
+    { "pci", test_pci, false },
     { "fault", test_fault, true },   /* checks the exception path itself */
 };
 

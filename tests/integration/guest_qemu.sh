@@ -20,17 +20,19 @@ trap 'rm -f "$out"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 has() { grep -Eq "$1" "$out"; }
 
-# boot MACHINE CMDLINE: run one guest to its end; output in $out, wall ms in $ms
+# boot MACHINE CMDLINE [QEMU ARGS...]: run one guest to its end; output in
+# $out, wall ms in $ms
 boot() {
-    local start rc
+    local start rc m=$1 c=$2
+    shift 2
     start=$(date +%s%N)
-    timeout "$TIMEOUT" "$QEMU" -M "$1" -accel kvm -cpu "$CPU" -smp 2 -m 128 \
-        -kernel "$ELF" -append "$2" \
+    timeout "$TIMEOUT" "$QEMU" -M "$m" "$@" -accel kvm -cpu "$CPU" -smp 2 -m 128 \
+        -kernel "$ELF" -append "$c" \
         -nodefaults -no-user-config -nographic -serial stdio -no-reboot </dev/null 2>&1 |
         tr -d '\r' >"$out"
     rc=${PIPESTATUS[0]}
     ms=$(( ($(date +%s%N) - start) / 1000000 ))
-    echo "== $1 \"$2\": ${ms} ms"
+    echo "== $m $* \"$c\": ${ms} ms"
     sed 's/^/  guest| /' "$out"
     [ "$rc" -eq 124 ] && fail "guest did not end within ${TIMEOUT}s"
     [ "$rc" -eq 0 ] || fail "qemu exited with $rc"
@@ -45,10 +47,20 @@ has '^XTEST smp PASS .*cpus=2( |$)' || fail "smp did not report cpus=2"
 for t in cpuid acpi memory pio mmio timer irq smp; do
     has "^XTEST $t PASS" || fail "test $t did not pass"
 done
-has '^XTEST-DONE passed=8 failed=0 skipped=0$' || fail "bad XTEST-DONE line"
+has '^XTEST pci SKIP reason=no-pci-mechanism1' || fail "microvm has no PCI: pci must skip"
+has '^XTEST-DONE passed=8 failed=0 skipped=1$' || fail "bad XTEST-DONE line"
 full_ms=$ms
 
-# 2. an exception ends the run: fault report, failed count, still powers off
+# 2. a PC (q35, fast qboot firmware): PCI, and the legacy PM1a_CNT power-off path
+boot q35 "" -bios qboot.rom
+has '^XTEST-POWEROFF-FAILED' && fail "PM1a power-off did not stop QEMU"
+for t in cpuid acpi memory pio mmio timer irq smp pci; do
+    has "^XTEST $t PASS" || fail "test $t did not pass on q35"
+done
+has '^XTEST acpi PASS .* s5=' || fail "no \\_S5 value"
+has '^XTEST-DONE passed=9 failed=0 skipped=0$' || fail "bad XTEST-DONE line on q35"
+
+# 3. an exception ends the run: fault report, failed count, still powers off
 boot microvm "tests=cpuid,fault,pio"
 has '^XTEST-FAULT vec=6 ' || fail "no XTEST-FAULT vec=6 line"
 has '^XTEST fault FAIL fault vec=6' || fail "fault test not reported as failed"
@@ -56,7 +68,7 @@ has '^XTEST-DONE passed=1 failed=1 skipped=0$' || fail "bad XTEST-DONE after a f
 has '^XTEST pio ' && fail "tests ran after a fault"
 has '^XTEST-POWEROFF-FAILED' && fail "power-off failed after a fault"
 
-# 3. no ACPI: benchmarks and selection still work; power-off fails and the
+# 4. no ACPI: benchmarks and selection still work; power-off fails and the
 #    triple-fault fallback still ends QEMU (-no-reboot)
 boot microvm,acpi=off "tests=pio,bogus bench=pio:1000 bench=mmio:1000 quiet"
 has '^XBENCH pio n=1000 cycles=[0-9]+ cycles_per_op=[0-9]+' || fail "no XBENCH pio line"
