@@ -55,16 +55,24 @@ static int new_vm(struct kvm_host *kvm, struct vm **vm)
 static void test_registers(struct vm *vm, struct acpi_pm *pm)
 {
 	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	uint64_t a0, a1, b0, b1;
 	uint32_t t1, t2, dt;
 
 	CHECK(pio_read(vm, ACPI_PM1A_CNT_PORT, 2) & PM1_CNT_SCI_EN);
-	/* the PM timer runs at 3.579545 MHz: 20 ms ~ 71591 ticks */
+	/* the PM timer runs at 3.579545 MHz: the ticks between two reads lie
+	 * within the host time between the reads' ends and their starts */
+	a0 = now_ns();
 	t1 = (uint32_t)pio_read(vm, ACPI_PM_TMR_PORT, 4);
+	a1 = now_ns();
 	nanosleep(&ts, NULL);
+	b0 = now_ns();
 	t2 = (uint32_t)pio_read(vm, ACPI_PM_TMR_PORT, 4);
+	b1 = now_ns();
 	dt = (t2 - t1) & PM_TIMER_MASK;
 	CHECK(t1 <= PM_TIMER_MASK && t2 <= PM_TIMER_MASK);
-	CHECK(dt >= 71000 && dt < 71591 + 36000);   /* +10 ms of slack */
+	CHECK(dt + 1 >= (b0 - a1) * PM_TIMER_HZ / 1000000000U);
+	CHECK(dt <= (b1 - a0) * PM_TIMER_HZ / 1000000000U + 1);
+	CHECK(dt >= 71000);                          /* 20 ms: 71591 ticks */
 
 	/* power button with PWRBTN_EN clear: status only, no SCI */
 	CHECK(ioapic_pin(vm, ACPI_SCI_IRQ) == 0);
