@@ -142,7 +142,8 @@ void persist_close(struct persist *p)
 	free(p);
 }
 
-static int load_row(struct persist *p, struct store *s, sqlite3_stmt *st)
+static int load_row(struct persist *p, struct store *s, struct tree_loader *ld,
+		    sqlite3_stmt *st)
 {
 	const char *path = (const char *)sqlite3_column_text(st, 0);
 	const void *val = sqlite3_column_blob(st, 1);
@@ -163,7 +164,7 @@ static int load_row(struct persist *p, struct store *s, sqlite3_stmt *st)
 			p->path, ptext, path);
 		return -EIO;
 	}
-	rc = tree_load_node(&s->view, path, val ? val : "", vlen, perms, np);
+	rc = tree_load_node(&s->view, ld, path, val ? val : "", vlen, perms, np);
 	free(perms);
 	if (rc == -ENOENT || rc == -EEXIST) {
 		log_err("xvmstored: %s: corrupt data file: node %s %s", p->path, path,
@@ -175,6 +176,7 @@ static int load_row(struct persist *p, struct store *s, sqlite3_stmt *st)
 
 int persist_load(struct persist *p, struct store *s)
 {
+	struct tree_loader ld = { 0 };
 	sqlite3_stmt *st;
 	int rc = 0, step;
 
@@ -182,10 +184,11 @@ int persist_load(struct persist *p, struct store *s)
 			       -1, &st, NULL) != SQLITE_OK)
 		return db_err(p, "cannot read nodes");
 	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW)
-		rc = load_row(p, s, st);
+		rc = load_row(p, s, &ld, st);
 	if (!rc && step != SQLITE_DONE)
 		rc = db_err(p, "cannot read nodes");
 	sqlite3_finalize(st);
+	free(ld.stack);
 	if (rc)
 		return rc;
 	if (sqlite3_prepare_v2(p->db, "SELECT id FROM domains", -1, &st, NULL) != SQLITE_OK)

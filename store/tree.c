@@ -243,11 +243,51 @@ static int set_value(struct snode *n, const char *val, uint32_t len)
 	return 0;
 }
 
-int tree_load_node(struct sview *v, const char *path, const char *value,
-		   uint32_t vlen, const struct store_perm *perms, uint32_t nperms)
+/* the parent of path from the loader's ancestor chain, or by lookup */
+static struct snode *load_parent(struct sview *v, struct tree_loader *ld, const char *path)
+{
+	size_t plen = (size_t)(strrchr(path, '/') - path);
+	struct snode *top;
+	char *pp;
+
+	while (ld->depth) {
+		size_t tl;
+
+		top = ld->stack[ld->depth - 1];
+		tl = strcmp(top->path, "/") ? strlen(top->path) : 0;
+		if (!strncmp(path, top->path, tl) && path[tl] == '/') {
+			if (tl == plen)
+				return top;
+			break;
+		}
+		ld->depth--;
+	}
+	pp = plen ? strndup(path, plen) : strdup("/");
+	top = pp ? smap_find(v->base, pp) : NULL;
+	free(pp);
+	return top;
+}
+
+static int load_push(struct tree_loader *ld, struct snode *n)
+{
+	if (ld->depth == ld->cap) {
+		uint32_t cap = ld->cap ? ld->cap * 2 : 16;
+		struct snode **st = realloc(ld->stack, cap * sizeof(*st));
+
+		if (!st)
+			return -ENOMEM;
+		ld->stack = st;
+		ld->cap = cap;
+	}
+	ld->stack[ld->depth++] = n;
+	return 0;
+}
+
+int tree_load_node(struct sview *v, struct tree_loader *ld, const char *path,
+		   const char *value, uint32_t vlen, const struct store_perm *perms,
+		   uint32_t nperms)
 {
 	struct snode *parent, *n;
-	char *pp;
 	int rc;
 
 	if (!strcmp(path, "/")) {
@@ -257,11 +297,7 @@ int tree_load_node(struct sview *v, const char *path, const char *value,
 		acct(v, n, 1);
 		return rc;
 	}
-	pp = parent_path(path);
-	if (!pp)
-		return -EINVAL;
-	parent = smap_find(v->base, pp);
-	free(pp);
+	parent = load_parent(v, ld, path);
 	if (!parent)
 		return -ENOENT;
 	n = node_new(path);
@@ -276,7 +312,12 @@ int tree_load_node(struct sview *v, const char *path, const char *value,
 	}
 	n->gen = ++*v->gen;
 	acct(v, n, 1);
-	return kid_add(parent, base_name(path));
+	rc = kid_add(parent, base_name(path));
+	if (!rc && ld->depth && ld->stack[ld->depth - 1] != parent)
+		ld->depth = 0; /* found by lookup: restart the chain here */
+	if (!rc && !ld->depth)
+		rc = load_push(ld, parent);
+	return rc ?: load_push(ld, n);
 }
 
 /* a transaction's record for path, copied from the base on first touch */

@@ -58,10 +58,18 @@ struct snode *smap_find(struct smap *m, const char *path);
  * base map. Returns 0 or -ENOMEM. */
 int tree_init_root(struct sview *v);
 
+/* Loading state: the chain of ancestors of the last node loaded, so that
+ * rows arriving in path order find their parent without a lookup. */
+struct tree_loader {
+	struct snode **stack;
+	uint32_t depth, cap;
+};
+
 /* Insert a node while loading from disk: the parent must exist. Returns 0,
  * -ENOENT (no parent), -EEXIST or -ENOMEM. Fires no hooks but acct. */
-int tree_load_node(struct sview *v, const char *path, const char *value,
-		   uint32_t vlen, const struct store_perm *perms, uint32_t nperms);
+int tree_load_node(struct sview *v, struct tree_loader *ld, const char *path,
+		   const char *value, uint32_t vlen, const struct store_perm *perms,
+		   uint32_t nperms);
 
 /* The node at path as this view sees it, or NULL when absent (a
  * transaction view records the observation). */

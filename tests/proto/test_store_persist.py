@@ -109,6 +109,11 @@ def t_corrupt(exe, tmp):
     check(rc not in (0, None), "truncated data file refused (%r)" % log.strip()[-120:])
 
 
+def sanitized(exe):
+    with open(exe, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
 def t_startup_100k(exe, tmp):
     d = Daemon(exe, tmp=tmp, db=os.path.join(tmp, "big.db")).start()
     c = Client(d.sock)
@@ -123,6 +128,7 @@ def t_startup_100k(exe, tmp):
         while got[0] < n:
             c.recv_msg()
             got[0] += 1
+    c.s.settimeout(300)  # sendall's timeout covers the whole 6 MB (slow under ASan)
     th = threading.Thread(target=drain)
     th.start()
     t0 = time.time()
@@ -138,7 +144,10 @@ def t_startup_100k(exe, tmp):
     m = re.search(r"(\d+) nodes loaded from .* in ([\d.]+) ms", d2.logtext())
     nodes = int(m.group(1)) if m else 0
     check(nodes > n, "restart loaded %d nodes" % nodes)
-    check(took < 1.0, "start-up with %d nodes: %.3f s until the socket answers (< 1 s)" % (nodes, took))
+    # sanitizer builds run several times slower: the 1 s target is for real builds
+    limit = 3.0 if sanitized(exe) else 1.0
+    check(took < limit, "start-up with %d nodes: %.3f s until the socket answers (< %g s)"
+          % (nodes, took, limit))
     c = Client(d2.sock)
     check(c.read("/local/domain/999/data/k99") == b"value", "last node readable after restart")
     c.close()
