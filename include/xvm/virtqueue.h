@@ -1,0 +1,89 @@
+/* virtqueue.h - the device side of a virtio 1.x split virtqueue, with
+ * event-idx and indirect descriptors, hardened against a hostile driver.
+ *
+ * Every guest value (avail idx, ring entries, descriptor addr/len/flags/next,
+ * indirect tables) is read once into a local and checked: descriptor index
+ * < queue size, no loops (a chain visits at most `size` descriptors, an
+ * indirect table at most its own length), no nested indirect tables, every
+ * buffer entirely inside guest RAM (gm_ptr), no readable descriptor after a
+ * writable one, total length <= VQ_MAX_CHAIN_BYTES, at most VQ_MAX_IOV
+ * segments, avail idx never more than `size` ahead of the last seen index.
+ * A violation makes vq_pop() return -EIO; the transport then sets
+ * DEVICE_NEEDS_RESET and logs one line. The VMM never trusts a guest value
+ * twice and never touches memory outside guest RAM.
+ *
+ * Threads: one thread pops (the device's queue handler); completions may
+ * push from another thread. vq_pop/vq_push/vq_should_notify take the
+ * queue's lock themselves. */
+#ifndef XVM_VIRTQUEUE_H
+#define XVM_VIRTQUEUE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+struct guestmem;
+
+#define VQ_MAX_SIZE 32768         /* virtio limit for split queues */
+#define VQ_MAX_IOV 1024
+#define VQ_MAX_CHAIN_BYTES (1ULL << 32)
+
+/* virtio feature bits the queue layer implements */
+#define VIRTIO_F_INDIRECT_DESC 28
+#define VIRTIO_F_EVENT_IDX 29
+#define VIRTIO_F_VERSION_1 32
+
+struct virtqueue {
+	const struct guestmem *mem;
+	pthread_mutex_t lock;
+	/* set by the driver through the transport (while not enabled) */
+	uint16_t size;            /* power of two, <= VQ_MAX_SIZE */
+	uint64_t desc_gpa, avail_gpa, used_gpa;
+	bool enabled;
+	bool event_idx;           /* VIRTIO_F_EVENT_IDX negotiated */
+	bool indirect;            /* VIRTIO_F_INDIRECT_DESC negotiated */
+	/* device state */
+	uint16_t last_avail;      /* next avail ring slot to consume */
+	uint16_t used_idx;        /* our copy of used->idx */
+	uint16_t signalled_used;  /* used idx at the last interrupt */
+	bool signalled_valid;
+	bool broken;              /* a violation was seen: no more work */
+};
+
+/* One request: the buffers of a descriptor chain as host iovecs, readable
+ * ("out", driver -> device) first, then writable ("in"). */
+struct vq_elem {
+	uint16_t head;            /* for vq_push */
+	unsigned out_num, in_num; /* iov[0..out_num) readable, then in_num writable */
+	uint64_t out_len, in_len; /* bytes in each part */
+	struct iovec iov[VQ_MAX_IOV];
+};
+
+void vq_init(struct virtqueue *vq, const struct guestmem *mem);
+/* Forget all device state (device reset or queue reset). */
+void vq_reset(struct virtqueue *vq);
+/* Validate the driver's ring addresses when the queue is enabled: the three
+ * areas must lie in RAM with the spec's alignment. 0 or -EINVAL. */
+int vq_enable(struct virtqueue *vq);
+
+/* Take the next available chain into *e. Returns 1 when one was taken,
+ * 0 when the ring is empty, -EIO on a malformed ring or chain (the queue is
+ * then marked broken and returns -EIO forever until vq_reset). */
+int vq_pop(struct virtqueue *vq, struct vq_elem *e);
+/* Give a chain back with `written` bytes written into its writable part. */
+void vq_push(struct virtqueue *vq, uint16_t head, uint32_t written);
+/* After pushes: should the driver be interrupted now? (event idx aware;
+ * without event idx: unless VRING_AVAIL_F_NO_INTERRUPT). */
+bool vq_should_notify(struct virtqueue *vq);
+/* Tell the driver whether we want kicks (flag, or avail_event with
+ * event idx set to the current last_avail). Returns true when new buffers
+ * arrived meanwhile (re-check the ring after enabling). */
+bool vq_set_notify(struct virtqueue *vq, bool enable);
+
+/* Copy helpers over an element's iovecs: 0 or -EFAULT when the part is
+ * shorter than len. */
+int vq_elem_read(const struct vq_elem *e, uint64_t off, void *dst, uint64_t len);
+int vq_elem_write(const struct vq_elem *e, uint64_t off, const void *src, uint64_t len);
+
+#endif
