@@ -26,7 +26,7 @@
 struct guestmem;
 
 #define VQ_MAX_SIZE 32768         /* virtio limit for split queues */
-#define VQ_MAX_IOV 1024
+#define VQ_MAX_IOV 256           /* devices advertise seg_max below this */
 #define VQ_MAX_CHAIN_BYTES (1ULL << 32)
 
 /* virtio feature bits the queue layer implements */
@@ -81,8 +81,9 @@ bool vq_should_notify(struct virtqueue *vq);
  * arrived meanwhile (re-check the ring after enabling). */
 bool vq_set_notify(struct virtqueue *vq, bool enable);
 
-/* Copy helpers over an element's iovecs: 0 or -EFAULT when the part is
- * shorter than len. */
+/* Copy helpers: vq_elem_read reads the readable part, vq_elem_write writes
+ * the writable part, both from byte off; 0 or -EFAULT when that part is
+ * shorter than off + len. */
 int vq_elem_read(const struct vq_elem *e, uint64_t off, void *dst, uint64_t len);
 int vq_elem_write(const struct vq_elem *e, uint64_t off, const void *src, uint64_t len);
 
