@@ -9,7 +9,7 @@
 
 #include "layout.h"
 
-/* ---- lib.c: the little libc we need ---- */
+/* ---- lib.c: the little libc we need (standard semantics; gcc may emit calls) ---- */
 void *memset(void *d, int c, size_t n);
 void *memcpy(void *d, const void *s, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
@@ -114,14 +114,17 @@ struct trapframe {
 extern volatile uint64_t irq_count[16];
 /* LAPIC base the IRQ handlers send EOI to (set by ring 3 from the MADT). */
 extern volatile uint64_t lapic_eoi_base;
+/* Ring-0 C entry of the bootstrap CPU / of an AP (from entry.S); never return. */
 void boot_main(void) __attribute__((noreturn));
 void ap_boot_main(void) __attribute__((noreturn));
+/* Every trap, interrupt and the syscall gate (from trap.S); faults never return. */
 void trap_dispatch(struct trapframe *tf);
+/* entry.S: iretq to fn(arg) in ring 3 (IOPL=3, IF=0) on stack_top; never returns. */
 void enter_user(void (*fn)(uint64_t), uint64_t stack_top, uint64_t arg)
     __attribute__((noreturn));
 extern const uint64_t isr_stubs[];  /* trap.S: stub address per vector, 0 if none */
 
-/* Ring-3 entry points. */
+/* Ring-3 entry points (main.c, smp.c); never return. */
 void user_main(uint64_t start_info) __attribute__((noreturn));
 void ap_main(uint64_t cpu) __attribute__((noreturn));
 
@@ -152,12 +155,15 @@ int acpi_probe(uint64_t rsdp_hint, struct acpi_info *ai);
 /* Power the machine off through the FADT; returns only if that failed. */
 void acpi_poweroff(const struct acpi_info *ai);
 
-/* ---- apic.c ---- */
+/* ---- apic.c (base = MMIO address from the MADT) ---- */
+/* Software-enable this CPU's LAPIC (spurious vector 0xff, TPR 0, LINT0 masked). */
 void lapic_init(uint64_t base);
+/* This CPU's xAPIC ID. */
 uint32_t lapic_id(uint64_t base);
 void lapic_eoi(uint64_t base);
 /* Send an IPI (ICR) and wait for delivery; returns 0 or -1 on timeout. */
 int lapic_ipi(uint64_t base, uint32_t apic_id, uint32_t icr_lo);
+/* IOAPIC register reg through IOREGSEL/IOWIN (redirection entry n: 0x10 + 2n). */
 uint32_t ioapic_read(uint64_t base, uint32_t reg);
 void ioapic_write(uint64_t base, uint32_t reg, uint32_t v);
 
@@ -170,6 +176,7 @@ uint64_t pit_tsc_khz(void);
 bool pci_present(void);
 /* Config space dword at off (aligned down to 4); all-ones if nothing answers. */
 uint32_t pci_cfg_read32(uint32_t bdf, uint32_t off);
+/* Write a config space dword; a missing device ignores it. */
 void pci_cfg_write32(uint32_t bdf, uint32_t off, uint32_t v);
 
 /* ---- smp.c ---- */
