@@ -79,7 +79,8 @@ static int vm_setup_platform(struct vm *vm)
 		log_err("KVM_CREATE_PIT2: %s", strerror(errno));
 		return -errno;
 	}
-	return 0;
+	/* KVM's default sends the PIT (GSI 0) to IOAPIC pin 0; the MADT says 2 */
+	return irq_routing_init(&vm->irq, vm->vm_fd);
 }
 
 static int vm_create_vcpus(struct vm *vm)
@@ -218,6 +219,8 @@ void vm_destroy(struct vm *vm)
 	gm_free(&vm->mem);
 	iobus_free(&vm->pio);
 	iobus_free(&vm->mmio);
+	if (vm->irq.vm_fd)
+		irq_routing_destroy(&vm->irq);
 	if (vm->wake_fd >= 0)
 		close(vm->wake_fd);
 	pthread_mutex_destroy(&vm->stop_lock);

@@ -15,6 +15,7 @@
 
 #include "xvm/guestmem.h"
 #include "xvm/iobus.h"
+#include "xvm/irq.h"
 
 /* Why a VM stopped; also the `xvm run` exit status (docs/xvm-run.md). */
 enum vm_stop {
@@ -43,6 +44,7 @@ struct vm {
 	int vm_fd;
 	struct guestmem mem;
 	struct iobus pio, mmio;
+	struct irq_routing irq;  /* GSI routing, MSI routes, irqfds */
 	struct vcpu **vcpu;
 	unsigned nvcpus;
 
