@@ -163,6 +163,13 @@ void persist_domain(struct persist *p, uint32_t id, bool present);
  * acknowledging anything from this batch. */
 int persist_commit(struct persist *p);
 
+/* server.c: a connection without a socket (unit tests, fuzzing): feed it
+ * bytes with store_feed(); its replies accumulate in c->out. NULL: ENOMEM. */
+struct store_conn *store_conn_detached(struct store *s, bool priv, uint32_t domid);
+/* Append bytes to c's input and handle every complete message. Returns 0,
+ * -ENOMEM, or -EPROTO when the input made the daemon drop the connection. */
+int store_feed(struct store *s, struct store_conn *c, const void *buf, size_t len);
+
 /* server.c entry points used by xvmstored.c */
 int store_init(struct store *s, const char *db_path);
 int store_listen(struct store *s, const char *sock_path);

@@ -15,6 +15,7 @@
 #include "store/daemon.h"
 #include "xvm/log.h"
 #include "xvm/store.h"
+#include "xvm/util.h"
 
 #define IN_CHUNK (64 * 1024)
 #define OUT_BACKLOG_MAX (16u << 20) /* a client this far behind is dropped */
@@ -223,6 +224,47 @@ static void conn_process(struct store *s, struct store_conn *c)
 	c->in_len -= off;
 }
 
+struct store_conn *store_conn_detached(struct store *s, bool priv, uint32_t domid)
+{
+	struct store_conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->kind = STORE_EP_CONN;
+	c->fd = -1;
+	c->id = ++s->next_conn_id;
+	c->priv = priv;
+	c->domid = domid;
+	c->next = s->conns;
+	s->conns = c;
+	return c;
+}
+
+int store_feed(struct store *s, struct store_conn *c, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len && !c->dead) {
+		size_t n;
+
+		if (!c->in) {
+			c->in = malloc(IN_CHUNK);
+			if (!c->in)
+				return -ENOMEM;
+			c->in_cap = IN_CHUNK;
+		}
+		n = MIN(len, c->in_cap - c->in_len);
+		memcpy(c->in + c->in_len, p, n);
+		c->in_len += n;
+		p += n;
+		len -= n;
+		do
+			conn_process(s, c);
+		while (c->more && !c->dead);
+	}
+	return c->dead ? -EPROTO : 0;
+}
+
 static void conn_read(struct store *s, struct store_conn *c)
 {
 	if (!c->in) {
@@ -284,7 +326,8 @@ static void conn_free(struct store *s, struct store_conn *c)
 	tx_free_all(s, c);
 	if (c->snoop)
 		s->nsnoop--;
-	close(c->fd);
+	if (c->fd >= 0)
+		close(c->fd);
 	free(c->in);
 	free(c->out);
 	free(c);
