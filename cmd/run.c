@@ -15,6 +15,7 @@
 #include "xvm/console.h"
 #include "xvm/kvm.h"
 #include "xvm/log.h"
+#include "xvm/pci.h"
 #include "xvm/serial.h"
 #include "xvm/util.h"
 #include "xvm/vcpu.h"
@@ -209,7 +210,8 @@ static int run_report(struct vm *vm, enum vm_stop why)
 
 /* Firmware tables, platform devices and the kernel: everything that can
  * fail on bad input happens here, before the console file is created. */
-static int run_setup(struct vm *vm, struct run_opts *o, struct acpi_pm **pm)
+static int run_setup(struct vm *vm, struct run_opts *o, struct acpi_pm **pm,
+		     struct pci_bus **pci)
 {
 	struct acpi_config acfg = { .ncpus = vm->nvcpus };
 	void *tables = gm_ptr(&vm->mem, ACPI_TABLES_GPA, ACPI_TABLES_MAX);
@@ -218,6 +220,11 @@ static int run_setup(struct vm *vm, struct run_opts *o, struct acpi_pm **pm)
 	rc = acpi_pm_create(vm, pm);
 	if (rc < 0) {
 		log_err("cannot create the ACPI PM device: %s", strerror(-rc));
+		return rc;
+	}
+	rc = pci_bus_create(vm, pci);
+	if (rc < 0) {
+		log_err("cannot create the PCI bus: %s", strerror(-rc));
 		return rc;
 	}
 	rc = acpi_build(tables, ACPI_TABLES_MAX, ACPI_TABLES_GPA, &acfg,
@@ -251,6 +258,7 @@ int cmd_run(int argc, char **argv)
 	struct console con = { .in_fd = -1, .out_fd = -1, .stop_fd = -1 };
 	struct serial *serial = NULL;
 	struct acpi_pm *pm = NULL;
+	struct pci_bus *pci = NULL;
 	struct vm *vm = NULL;
 	struct run_opts o;
 	sigset_t set;
@@ -271,7 +279,7 @@ int cmd_run(int argc, char **argv)
 	sfd = run_signals(&set);
 	if (sfd < 0 || vm_create(&vm, &kvm, &o.vm) < 0)
 		goto out;
-	if (run_setup(vm, &o, &pm) < 0 || run_console(vm, &o, &con, &serial) < 0 ||
+	if (run_setup(vm, &o, &pm, &pci) < 0 || run_console(vm, &o, &con, &serial) < 0 ||
 	    vm_start(vm) < 0)
 		goto out;
 	run_wait(vm, sfd);
@@ -280,6 +288,7 @@ out:
 	console_close(&con);
 	vm_destroy(vm);
 	acpi_pm_destroy(pm);
+	pci_bus_destroy(pci);
 	serial_destroy(serial);
 	kvm_close(&kvm);
 	if (sfd >= 0)

@@ -45,6 +45,21 @@ int iobus_register(struct iobus *bus, uint64_t base, uint64_t len,
 	return 0;
 }
 
+int iobus_unregister(struct iobus *bus, uint64_t base, struct io_range *out)
+{
+	for (unsigned i = 0; i < bus->n; i++) {
+		if (bus->ranges[i].base != base)
+			continue;
+		if (out)
+			*out = bus->ranges[i];
+		memmove(&bus->ranges[i], &bus->ranges[i + 1],
+			(bus->n - i - 1) * sizeof(bus->ranges[0]));
+		bus->n--;
+		return 0;
+	}
+	return -ENOENT;
+}
+
 static const struct io_range *iobus_find(const struct iobus *bus, uint64_t addr)
 {
 	unsigned lo = 0, hi = bus->n;

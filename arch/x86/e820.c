@@ -2,6 +2,7 @@
 #include "xvm/boot.h"
 
 #include "xvm/acpi.h"
+#include "xvm/pci.h"
 #include "xvm/vm.h"
 
 static unsigned e820_add(struct e820_entry *out, unsigned n, unsigned max,
@@ -26,6 +27,8 @@ unsigned e820_build(const struct vm *vm, struct e820_entry *out, unsigned max)
 	if (gm->low_size > 0x100000ULL)
 		n = e820_add(out, n, max, 0x100000ULL, gm->low_size - 0x100000ULL,
 			     E820_RAM);
+	/* PCI ECAM: Linux uses MCFG only when the area is reserved here */
+	n = e820_add(out, n, max, PCI_ECAM_BASE, PCI_ECAM_SIZE, E820_RESERVED);
 	if (gm->high_size)
 		n = e820_add(out, n, max, GUESTMEM_4G, gm->high_size, E820_RAM);
 	return n;

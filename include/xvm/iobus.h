@@ -34,6 +34,10 @@ void iobus_free(struct iobus *bus);
  * wrap-around, -ENOMEM. */
 int iobus_register(struct iobus *bus, uint64_t base, uint64_t len,
 		   io_handler_fn fn, void *opaque, const char *name);
+/* Remove the range that starts at base and return it in *out (before the
+ * vCPUs start: lets a device take over a port another one registered, as
+ * PCI's 0xCF8 dword does with the reset register at 0xCF9). 0 or -ENOENT. */
+int iobus_unregister(struct iobus *bus, uint64_t base, struct io_range *out);
 /* Route an access. Returns 0 when a device took it, -ENOENT when none
  * matches (reads then see 0xff bytes, writes are dropped). An access that
  * straddles the end of a range is -ENOENT too. */

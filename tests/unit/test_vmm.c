@@ -15,6 +15,7 @@
 #include "xvm/iobus.h"
 #include "xvm/kvm.h"
 #include "xvm/log.h"
+#include "xvm/pci.h"
 #include "xvm/vcpu.h"
 #include "xvm/vm.h"
 
@@ -105,13 +106,13 @@ static void test_e820(void)
 		if (i)
 			CHECK(e[i].addr >= e[i - 1].addr + e[i - 1].size); /* sorted, disjoint */
 	}
-	CHECK(n == 4);
+	CHECK(n == 5 && e[4].addr == PCI_ECAM_BASE && e[4].type == E820_RESERVED);
 	CHECK(ram == (512 << 20) - 0x100000 + BOOT_EBDA_GPA);
 	vm.mem.size = 5ULL << 30;
 	vm.mem.low_size = GUESTMEM_HOLE_START;
 	vm.mem.high_size = vm.mem.size - GUESTMEM_HOLE_START;
 	n = e820_build(&vm, e, 8);
-	CHECK(n == 5 && e[4].addr == GUESTMEM_4G && e[4].size == vm.mem.high_size);
+	CHECK(n == 6 && e[5].addr == GUESTMEM_4G && e[5].size == vm.mem.high_size);
 	CHECK(e820_build(&vm, e, 2) == 2);
 }
 
