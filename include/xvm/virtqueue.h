@@ -8,13 +8,23 @@
  * buffer entirely inside guest RAM (gm_ptr), no readable descriptor after a
  * writable one, total length <= VQ_MAX_CHAIN_BYTES, at most VQ_MAX_IOV
  * segments, avail idx never more than `size` ahead of the last seen index.
- * A violation makes vq_pop() return -EIO; the transport then sets
- * DEVICE_NEEDS_RESET and logs one line. The VMM never trusts a guest value
- * twice and never touches memory outside guest RAM.
+ * Zero-length buffers are refused too (as QEMU does), so every iovec is a
+ * real, non-empty range of guest RAM and VQ_MAX_IOV bounds the work per
+ * chain. An indirect descriptor must not have NEXT set (it ends the chain).
+ * A violation makes vq_pop() return -EIO and sets vq->why (a static
+ * string); the transport then sets DEVICE_NEEDS_RESET and logs one line
+ * with that reason. The VMM never trusts a guest value twice and never
+ * touches memory outside guest RAM. Design notes: docs/design/virtqueue.md.
  *
  * Threads: one thread pops (the device's queue handler); completions may
- * push from another thread. vq_pop/vq_push/vq_should_notify take the
- * queue's lock themselves. */
+ * push from another thread. Every vq_* function that touches device state
+ * takes the queue's lock itself.
+ *
+ * Device loop: pop until vq_pop() returns 0. With notifications enabled
+ * (the default), a 0 from vq_pop() guarantees the driver will kick for its
+ * next buffer. A device that polls may vq_set_notify(false) while busy and
+ * must vq_set_notify(true) and re-pop when that returns true before it
+ * sleeps. */
 #ifndef XVM_VIRTQUEUE_H
 #define XVM_VIRTQUEUE_H
 
@@ -48,7 +58,9 @@ struct virtqueue {
 	uint16_t used_idx;        /* our copy of used->idx */
 	uint16_t signalled_used;  /* used idx at the last interrupt */
 	bool signalled_valid;
+	bool notify_off;          /* vq_set_notify(false) in effect */
 	bool broken;              /* a violation was seen: no more work */
+	const char *why;          /* static reason for broken, else NULL */
 };
 
 /* One request: the buffers of a descriptor chain as host iovecs, readable
@@ -61,24 +73,31 @@ struct vq_elem {
 };
 
 void vq_init(struct virtqueue *vq, const struct guestmem *mem);
-/* Forget all device state (device reset or queue reset). */
+/* Forget all device state (device reset or queue reset): indices, notify
+ * state, broken; the queue is disabled until vq_enable(). size, the ring
+ * addresses and the feature flags are the transport's and are kept. */
 void vq_reset(struct virtqueue *vq);
-/* Validate the driver's ring addresses when the queue is enabled: the three
- * areas must lie in RAM with the spec's alignment. 0 or -EINVAL. */
+/* Validate the driver's ring addresses when the queue is enabled: size a
+ * power of two in [1, VQ_MAX_SIZE], the three areas in RAM with the spec's
+ * alignment (desc 16, avail 2, used 4). 0 or -EINVAL (queue stays off). */
 int vq_enable(struct virtqueue *vq);
 
 /* Take the next available chain into *e. Returns 1 when one was taken,
  * 0 when the ring is empty, -EIO on a malformed ring or chain (the queue is
  * then marked broken and returns -EIO forever until vq_reset). */
 int vq_pop(struct virtqueue *vq, struct vq_elem *e);
-/* Give a chain back with `written` bytes written into its writable part. */
+/* Give a chain back with `written` bytes written into its writable part.
+ * Dropped silently when the queue is disabled or broken (in-flight requests
+ * finishing after a reset) or head >= size (a device bug). */
 void vq_push(struct virtqueue *vq, uint16_t head, uint32_t written);
 /* After pushes: should the driver be interrupted now? (event idx aware;
- * without event idx: unless VRING_AVAIL_F_NO_INTERRUPT). */
+ * without event idx: unless VRING_AVAIL_F_NO_INTERRUPT). false when the
+ * queue is disabled or broken. */
 bool vq_should_notify(struct virtqueue *vq);
 /* Tell the driver whether we want kicks (flag, or avail_event with
- * event idx set to the current last_avail). Returns true when new buffers
- * arrived meanwhile (re-check the ring after enabling). */
+ * event idx set to the current last_avail). Returns true when buffers are
+ * pending (re-check the ring after enabling); false on a disabled or
+ * broken queue. */
 bool vq_set_notify(struct virtqueue *vq, bool enable);
 
 /* Copy helpers: vq_elem_read reads the readable part, vq_elem_write writes
