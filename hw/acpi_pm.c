@@ -138,17 +138,6 @@ static void pm_reset_io(void *opaque, uint64_t off, uint8_t *data,
 	pm_act(pm, act, data[0]);
 }
 
-/* Take our ranges off the bus again (iobus has no unregister). */
-static void pm_unregister(struct iobus *bus, const struct acpi_pm *pm)
-{
-	unsigned j = 0;
-
-	for (unsigned i = 0; i < bus->n; i++)
-		if (bus->ranges[i].opaque != pm)
-			bus->ranges[j++] = bus->ranges[i];
-	bus->n = j;
-}
-
 int acpi_pm_create(struct vm *vm, struct acpi_pm **out)
 {
 	static const struct {
@@ -177,7 +166,8 @@ int acpi_pm_create(struct vm *vm, struct acpi_pm **out)
 				  ports[i].name,
 				  (unsigned long long)ports[i].port,
 				  strerror(-rc));
-			pm_unregister(&vm->pio, pm);
+			while (i-- > 0)
+				iobus_unregister(&vm->pio, ports[i].port, NULL);
 			pthread_mutex_destroy(&pm->lock);
 			free(pm);
 			return rc;
