@@ -74,6 +74,9 @@ vmm_cmd() {
 # report NAME: the milestone table and the VMM's last words
 report() {
     lg_check "$LG_DIR/$1.log" "$LG_MEM" "$LG_CPUS" "$LG_CMDLINE" | sed "s/^/  $1: /"
+    # the lines the milestones come from, to see what the kernel said instead
+    grep -a -m 25 -E 'Command line|BIOS-e820|Hypervisor|DMI|kvm-clock|ACPI: (RSDP|XSDT|APIC)|smpboot|Memory:' \
+        "$LG_DIR/$1.log" | tr -d '\r' | sed "s/^/  $1: log: /"
     if [ -s "$LG_DIR/$1.out" ]; then
         tail -n 3 "$LG_DIR/$1.out" | sed "s/^/  $1: vmm: /"
     fi
@@ -152,14 +155,15 @@ full_nested() {
     "$lab" --timeout "${LB_NEST_TIMEOUT:-420}" --kit "$KIT" --add "$XVM" --add "$HERE" -- \
         env LB_KIT_READY=1 XVM_GUEST_KIT=/kit TMPDIR=/tmp "$HERE/linux_boot.sh" full "$XVM" >"$out" 2>&1
     rc=$?
-    grep -a '^linux_boot: \|^  [a-z]*: ' "$out" | tr -d '\r'
+    grep -a '^linux_boot: \|^  [a-z]*: ' "$out" | tr -d '\r' >"$LG_DIR/inner"
+    cat "$LG_DIR/inner"
     say "nestlab run took $(awk -v a="$t0" -v b="$(lg_now)" 'BEGIN { printf "%.0f", b - a }') s (status $rc)"
     case $rc in
     0) finish 0 ;;
     77) rm -rf "$LG_DIR"; skip "$(grep -a 'skipped: ' "$out" | tail -n 1 | sed 's/.*skipped: //')" ;;
     124) say "nestlab timed out"; tail -n 20 "$out"; finish 1 ;;
     125) skip "nestlab could not provide a nested /dev/kvm" ;;
-    *) tail -n 20 "$out"; finish 1 ;;
+    *) [ -s "$LG_DIR/inner" ] || tail -n 20 "$out"; finish 1 ;;
     esac
 }
 
