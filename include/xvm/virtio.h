@@ -1,0 +1,71 @@
+/* virtio.h - virtio 1.x devices over the modern PCI transport.
+ *
+ * A device (virtio/blk.c, ...) fills a virtio_dev_ops table and calls
+ * virtio_pci_create(); the transport provides the PCI function (vendor
+ * 0x1af4, device 0x1040 + type), the common/notify/ISR/device-config
+ * capabilities, feature negotiation, status and reset, the queues (struct
+ * virtqueue, hardened), queue kicks through ioeventfd onto the VMM's event
+ * loop, and interrupts through MSI-X + irqfd (INTx when MSI-X is off).
+ *
+ * Threads: queue_notify runs on the event loop thread. virtio_notify() may
+ * be called from any thread (e.g. block completions). Config-space and
+ * register accesses arrive on vCPU threads under the transport's lock. */
+#ifndef XVM_VIRTIO_H
+#define XVM_VIRTIO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "xvm/virtqueue.h"
+
+struct vm;
+struct pci_bus;
+struct evloop;
+struct virtio_pci;
+
+#define VIRTIO_ID_NET 1
+#define VIRTIO_ID_BLOCK 2
+#define VIRTIO_ID_CONSOLE 3
+#define VIRTIO_ID_RNG 4
+
+#define VIRTIO_STATUS_ACK 0x01
+#define VIRTIO_STATUS_DRIVER 0x02
+#define VIRTIO_STATUS_DRIVER_OK 0x04
+#define VIRTIO_STATUS_FEATURES_OK 0x08
+#define VIRTIO_STATUS_NEEDS_RESET 0x40
+#define VIRTIO_STATUS_FAILED 0x80
+
+struct virtio_dev_ops {
+	const char *name;        /* "virtio-blk" */
+	uint16_t type;           /* VIRTIO_ID_* */
+	uint32_t class_code;     /* PCI class */
+	uint64_t features;       /* device-specific feature bits offered */
+	unsigned nqueues;
+	uint16_t queue_size;     /* maximum (power of two) */
+	unsigned cfg_size;       /* device config bytes */
+	/* device config access (off + len <= cfg_size, checked) */
+	void (*cfg_read)(void *dev, unsigned off, uint8_t *data, unsigned len);
+	void (*cfg_write)(void *dev, unsigned off, const uint8_t *data, unsigned len);
+	/* the driver kicked queue q (event loop thread) */
+	void (*queue_notify)(void *dev, struct virtqueue *vq, unsigned q);
+	/* device reset: wait for in-flight work, forget device state */
+	void (*reset)(void *dev);
+};
+
+/* Create and plug the device. 0 or -errno (logged). */
+int virtio_pci_create(struct vm *vm, struct pci_bus *bus, struct evloop *loop,
+		      const struct virtio_dev_ops *ops, void *dev,
+		      struct virtio_pci **out);
+void virtio_pci_destroy(struct virtio_pci *vp);
+
+/* Features the driver accepted (valid once FEATURES_OK is set). */
+uint64_t virtio_features(const struct virtio_pci *vp);
+/* Interrupt the driver for queue q if vq_should_notify says so. */
+void virtio_notify(struct virtio_pci *vp, unsigned q);
+/* A queue or request was malformed: set DEVICE_NEEDS_RESET, log why once,
+ * send a config interrupt. The device stops processing until reset. */
+void virtio_needs_reset(struct virtio_pci *vp, const char *why);
+/* The device config changed: bump config_generation, interrupt. */
+void virtio_config_changed(struct virtio_pci *vp);
+
+#endif
