@@ -286,6 +286,7 @@ int cmd_run(int argc, char **argv)
 	status = run_report(vm, vm_wait(vm));
 out:
 	console_close(&con);
+	vm_halt(vm);     /* no vCPU touches a device after this */
 	vm_destroy(vm);
 	acpi_pm_destroy(pm);
 	pci_bus_destroy(pci);

@@ -204,14 +204,20 @@ int vcpu_start(struct vcpu *v)
 	return 0;
 }
 
+void vcpu_join(struct vcpu *v)
+{
+	if (v && v->thread_started) {
+		vcpu_kick(v);
+		pthread_join(v->thread, NULL);
+		v->thread_started = false;
+	}
+}
+
 void vcpu_destroy(struct vcpu *v)
 {
 	if (!v)
 		return;
-	if (v->thread_started) {
-		vcpu_kick(v);
-		pthread_join(v->thread, NULL);
-	}
+	vcpu_join(v);
 	if (v->run)
 		munmap(v->run, (size_t)v->vm->kvm->run_size);
 	if (v->fd >= 0)

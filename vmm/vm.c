@@ -204,13 +204,22 @@ int vm_irq_line(struct vm *vm, unsigned gsi, int level)
 	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
 }
 
+void vm_halt(struct vm *vm)
+{
+	if (!vm)
+		return;
+	if (__atomic_load_n(&vm->stop, __ATOMIC_ACQUIRE) == VM_RUNNING)
+		vm_request_stop(vm, VM_STOP_KILLED, "destroyed");
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		vcpu_join(vm->vcpu[i]);
+}
+
 void vm_destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
 	XVM_PROBE(DOM_DESTROY_START, vm->cfg.domid);
-	if (vm->stop == VM_RUNNING)
-		vm_request_stop(vm, VM_STOP_KILLED, "destroyed");
+	vm_halt(vm);
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		vcpu_destroy(vm->vcpu[i]);
 	free(vm->vcpu);

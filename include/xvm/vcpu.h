@@ -33,7 +33,9 @@ int vcpu_create(struct vm *vm, unsigned id, struct vcpu **out);
 int vcpu_start(struct vcpu *v);
 /* Make the vCPU leave KVM_RUN promptly (from any thread). */
 void vcpu_kick(struct vcpu *v);
-/* Join the thread (after a stop was requested) and free everything. */
+/* Kick and join the thread if it runs (after a stop was requested). */
+void vcpu_join(struct vcpu *v);
+/* Join the thread and free everything. */
 void vcpu_destroy(struct vcpu *v);
 
 #endif

@@ -64,7 +64,10 @@ int vm_create(struct vm **out, struct kvm_host *kvm, const struct vm_config *cfg
 int vm_start(struct vm *vm);
 /* Block until the VM stops; returns the reason (stop_reason has the text). */
 enum vm_stop vm_wait(struct vm *vm);
-/* Stop every vCPU, join threads, free everything. NULL is fine. */
+/* Stop every vCPU and join the threads; memory and fds stay, so devices
+ * can be torn down safely before vm_destroy(). NULL is fine. */
+void vm_halt(struct vm *vm);
+/* vm_halt(), then free everything. NULL is fine. */
 void vm_destroy(struct vm *vm);
 
 /* Record why the VM stops (first caller wins) and kick every vCPU out of
