@@ -1,5 +1,4 @@
 /* control.c - XS_CONTROL commands: help, stats, quota, check, print, snoop. */
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,22 +15,17 @@ static void reply_text(struct store_req *r, const char *s)
 	r->reply_len = (uint32_t)strlen(s) + 1;
 }
 
-struct quota_field {
-	const char *name;
-	size_t off;
+static const char *const quota_names[] = {
+	"nodes", "node-size", "watches", "transactions", "outstanding",
 };
 
-static const struct quota_field quota_fields[] = {
-	{ "nodes", offsetof(struct store_quota, nodes) },
-	{ "node-size", offsetof(struct store_quota, node_size) },
-	{ "watches", offsetof(struct store_quota, watches) },
-	{ "transactions", offsetof(struct store_quota, txs) },
-	{ "outstanding", offsetof(struct store_quota, outstanding) },
-};
-
-static uint32_t *quota_ptr(struct store *s, const struct quota_field *f)
+/* the limit named quota_names[i] */
+static uint32_t *quota_ptr(struct store *s, size_t i)
 {
-	return (uint32_t *)((char *)&s->quota + f->off);
+	uint32_t *const p[] = { &s->quota.nodes, &s->quota.node_size, &s->quota.watches,
+				&s->quota.txs, &s->quota.outstanding };
+
+	return p[i];
 }
 
 /* "quota" lists the limits; "quota NAME VALUE" changes one */
@@ -42,21 +36,20 @@ static int ctl_quota(struct store_req *r)
 	uint64_t v;
 
 	if (r->argc == 3) {
-		for (size_t i = 0; i < ARRAY_SIZE(quota_fields); i++) {
-			if (strcmp(quota_fields[i].name, r->argv[1]))
+		for (size_t i = 0; i < ARRAY_SIZE(quota_names); i++) {
+			if (strcmp(quota_names[i], r->argv[1]))
 				continue;
 			if (parse_uint(r->argv[2], 1, UINT32_MAX, &v))
 				return -EINVAL;
-			*quota_ptr(r->s, &quota_fields[i]) = (uint32_t)v;
+			*quota_ptr(r->s, i) = (uint32_t)v;
 			reply_text(r, "OK");
 			return 0;
 		}
 		return -EINVAL;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(quota_fields); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(quota_names); i++)
 		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s %u\n",
-					quota_fields[i].name,
-					*quota_ptr(r->s, &quota_fields[i]));
+					quota_names[i], *quota_ptr(r->s, i));
 	reply_text(r, buf);
 	return 0;
 }

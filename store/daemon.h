@@ -155,7 +155,8 @@ void persist_close(struct persist *p);
 /* Load every node into s's base tree and the introduced domains. 0 or
  * -EIO (corrupt; logged). */
 int persist_load(struct persist *p, struct store *s);
-/* Record changes inside the current batch (opened on demand). */
+/* Record changes inside the current batch (opened on demand). With p NULL
+ * (a store without a data file) these do nothing and commit returns 0. */
 void persist_store(struct persist *p, const struct snode *n);
 void persist_remove(struct persist *p, const char *path);
 void persist_domain(struct persist *p, uint32_t id, bool present);
@@ -170,7 +171,8 @@ struct store_conn *store_conn_detached(struct store *s, bool priv, uint32_t domi
  * -ENOMEM, or -EPROTO when the input made the daemon drop the connection. */
 int store_feed(struct store *s, struct store_conn *c, const void *buf, size_t len);
 
-/* server.c entry points used by xvmstored.c */
+/* server.c entry points used by xvmstored.c. store_init with db_path NULL
+ * keeps the tree in memory only (tests, fuzzing). 0 or -errno (logged). */
 int store_init(struct store *s, const char *db_path);
 int store_listen(struct store *s, const char *sock_path);
 int store_run(struct store *s);

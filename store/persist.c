@@ -229,6 +229,8 @@ void persist_store(struct persist *p, const struct snode *n)
 {
 	char *perms;
 
+	if (!p)
+		return;
 	begin(p);
 	if (p->failed)
 		return;
@@ -245,6 +247,8 @@ void persist_store(struct persist *p, const struct snode *n)
 
 void persist_remove(struct persist *p, const char *path)
 {
+	if (!p)
+		return;
 	begin(p);
 	if (p->failed)
 		return;
@@ -254,8 +258,11 @@ void persist_remove(struct persist *p, const char *path)
 
 void persist_domain(struct persist *p, uint32_t id, bool present)
 {
-	sqlite3_stmt *st = present ? p->dom_add : p->dom_del;
+	sqlite3_stmt *st;
 
+	if (!p)
+		return;
+	st = present ? p->dom_add : p->dom_del;
 	begin(p);
 	if (p->failed)
 		return;
@@ -265,6 +272,8 @@ void persist_domain(struct persist *p, uint32_t id, bool present)
 
 int persist_commit(struct persist *p)
 {
+	if (!p)
+		return 0;
 	if (p->failed)
 		return -EIO;
 	if (!p->open_tx)

@@ -414,11 +414,13 @@ int store_init(struct store *s, const char *db_path)
 	s->listen_kind = STORE_EP_LISTEN;
 	s->sig_kind = STORE_EP_SIGNAL;
 	s->listen_fd = s->sig_fd = s->epfd = -1;
-	rc = persist_open(db_path, &s->db);
-	if (rc)
-		return rc;
+	if (db_path) {
+		rc = persist_open(db_path, &s->db);
+		if (rc)
+			return rc;
+	}
 	s->hooks.stored = NULL; /* loading: nothing to write back */
-	rc = tree_init_root(&s->view) ?: persist_load(s->db, s);
+	rc = tree_init_root(&s->view) ?: (s->db ? persist_load(s->db, s) : 0);
 	s->hooks.stored = hook_stored;
 	if (rc)
 		return rc;
