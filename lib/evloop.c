@@ -2,6 +2,7 @@
 #include "xvm/evloop.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@ struct evwatch {
 struct evloop {
 	int epfd, stop_fd;
 	pthread_t thread;
+	bool running;
 	/* lock: held by the loop thread while it runs callbacks, so evloop_del
 	 * can wait for a running callback to finish */
 	pthread_mutex_t lock;
@@ -81,6 +83,7 @@ int evloop_create(struct evloop **out, const char *name)
 	rc = -pthread_create(&l->thread, NULL, evloop_thread, l);
 	if (rc)
 		goto fail;
+	l->running = true;
 	*out = l;
 	return 0;
 fail:
@@ -135,14 +138,22 @@ int evloop_del(struct evloop *l, int fd)
 	return rc;
 }
 
-void evloop_destroy(struct evloop *l)
+void evloop_stop(struct evloop *l)
 {
 	uint64_t one = 1;
 
-	if (!l)
+	if (!l || !l->running)
 		return;
 	if (write(l->stop_fd, &one, sizeof(one)) == sizeof(one))
 		pthread_join(l->thread, NULL);
+	l->running = false;
+}
+
+void evloop_destroy(struct evloop *l)
+{
+	if (!l)
+		return;
+	evloop_stop(l);
 	for (int i = 0; i < EVLOOP_MAX_FDS; i++)
 		free(l->w[i]);
 	close(l->epfd);

@@ -16,6 +16,9 @@ int evloop_create(struct evloop **out, const char *name);
 /* Watch fd for input. 0 or -errno (-EEXIST when already watched). */
 int evloop_add(struct evloop *l, int fd, evloop_fn fn, void *opaque);
 int evloop_del(struct evloop *l, int fd);
+/* Stop the thread (no callback runs after this returns); evloop_del still
+ * works afterwards. Idempotent; NULL is fine. */
+void evloop_stop(struct evloop *l);
 /* Stop the thread and free the loop (NULL is fine). */
 void evloop_destroy(struct evloop *l);
 

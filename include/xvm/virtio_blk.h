@@ -1,0 +1,36 @@
+/* virtio_blk.h - a virtio-blk disk (xVM's xdb/xdf split block driver, done
+ * the modern way) backed by an image of the block layer.
+ *
+ * Requests: read, write, flush, discard, write-zeroes, get-id; read-only
+ * disks (VIRTIO_BLK_F_RO, writes fail with IOERR); several queues
+ * (VIRTIO_BLK_F_MQ). Data moves between guest RAM and the image without a
+ * bounce buffer: the guest's buffers are handed to the block engine. */
+#ifndef XVM_VIRTIO_BLK_H
+#define XVM_VIRTIO_BLK_H
+
+#include <stdbool.h>
+
+#include "xvm/block.h"
+
+struct vm;
+struct pci_bus;
+struct evloop;
+struct vblk;
+
+struct vblk_opts {
+	struct blk_opts image;   /* path, format, readonly */
+	const char *id;          /* serial returned by GET_ID (<= 20 bytes) */
+	unsigned queues;         /* 1..16 (0: 1) */
+};
+
+/* Parse "PATH[,format=raw|qcow2][,readonly][,id=NAME][,queues=N]" (the
+ * --disk option) into o; strings point into a copy owned by the caller's
+ * buf (at least strlen(spec)+1 bytes). 0 or -EINVAL (logged). */
+int vblk_parse(const char *spec, char *buf, struct vblk_opts *o);
+/* Open the image and plug the device. 0 or -errno (logged). */
+int vblk_create(struct vm *vm, struct pci_bus *bus, struct evloop *loop,
+		const struct vblk_opts *o, struct vblk **out);
+/* Wait for in-flight requests, close the image. NULL is fine. */
+void vblk_destroy(struct vblk *b);
+
+#endif
