@@ -504,7 +504,7 @@ int store_dispatch(struct store *s, struct store_conn *c,
 
 		conn_send(c, XS_ERROR, h->req_id, h->tx_id, e, (uint32_t)strlen(e) + 1);
 	}
-	XVM_PROBE(STORE_OP_DONE, (int)c->id, (int)c->domid, (char *)store_op_name(h->type),
+	XVM_PROBE(STORE_OP_DONE, (int)c->id, (char *)store_op_name(h->type),
 		  r.path, h->tx_id, rc, now_ns() - t0);
 	if (s->nsnoop)
 		snoop_record(&r, rc);
