@@ -146,12 +146,15 @@ static int op_rm(struct store_req *r)
 	n = sv_get(&r->view, r->path);
 	if (!n) {
 		/* removing what is already gone is fine if the parent exists */
-		char *slash = strrchr(r->path, '/');
+		char parent[sizeof(r->path)];
+		size_t plen = (size_t)(strrchr(r->path, '/') - r->path);
 
-		if (slash == r->path)
-			slash++;
-		*slash = '\0';
-		return sv_get(&r->view, r->path) ? (reply_str(r, "OK"), 0) : -ENOENT;
+		memcpy(parent, r->path, plen ? plen : 1);
+		parent[plen ? plen : 1] = '\0';
+		if (!sv_get(&r->view, parent))
+			return -ENOENT;
+		reply_str(r, "OK");
+		return 0;
 	}
 	if (!can(r, n, STORE_PERM_WRITE))
 		return -EACCES;

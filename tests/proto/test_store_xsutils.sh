@@ -57,6 +57,18 @@ for i in $(seq 300); do echo "/big/node-with-a-long-name-$i"; echo "$i"; done | 
 ok "$(xenstore-list /big | wc -l)" 300 "xenstore-list of 300 children (DIRECTORY_PART)"
 ok "$(xenstore-ls /big | wc -l)" 300 "xenstore-ls of 300 children"
 
+# snoop: a live record of every operation, filtered by path prefix and domain
+"$XVM" store snoop -p /sn -d 0 >"$TMP/snoop.out" &
+SPID=$!
+for _ in $(seq 100); do [ -s "$TMP/snoop.out" ] && break; sleep 0.02; done
+xenstore-write /sn/x hello /other/y 1
+xenstore-read /sn/missing 2>/dev/null
+for _ in $(seq 100); do [ "$(wc -l <"$TMP/snoop.out")" -ge 3 ] && break; sleep 0.02; done
+kill $SPID; wait $SPID 2>/dev/null
+ok "$(awk 'NR > 1 {print $5, $6, $7, $8}' "$TMP/snoop.out" | tr '\n' ';')" \
+   "WRITE /sn/x 5 OK;READ /sn/missing 0 ENOENT;" "xvm store snoop records (prefix filter)"
+ok "$(head -1 "$TMP/snoop.out" | awk '{print $1, $5, $8}')" "TIME OP RESULT" "snoop header"
+
 kill -0 $PID 2>/dev/null; ok $? 0 "daemon still running"
 echo "xenstore-utils: $fails failures"
 [ "$fails" = 0 ]
