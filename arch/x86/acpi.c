@@ -159,10 +159,11 @@ static long acpi_build_dsdt(struct acpi_ctx *c)
 	if (off < 0)
 		return off;
 	aml_init(&a, c->buf + c->used, c->size - c->used);
-	aml_scope_begin(&a, "\\_SB");
+	aml_scope_begin(&a, "_SB");
 	aml_end(&a);
-	/* SLP_TYPa, SLP_TYPb, reserved, reserved */
-	aml_name(&a, "\\_S5");
+	/* at the root, relative names are the root's own (and iasl emits the
+	 * same bytes); \_S5 = SLP_TYPa, SLP_TYPb, reserved, reserved */
+	aml_name(&a, "_S5");
 	aml_package_begin(&a, 4);
 	aml_integer(&a, ACPI_S5_SLP_TYP);
 	aml_integer(&a, 0);

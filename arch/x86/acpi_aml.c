@@ -1,5 +1,6 @@
 /* acpi_aml.c - AML byte emitter: names, integers, strings, packages, scopes,
- * devices and methods with minimal PkgLength encoding (ACPI 6, chapter 20). */
+ * devices and methods with minimal PkgLength encoding (ACPI 6, chapter 20),
+ * and resource templates for _CRS (ACPI 6, 6.4). */
 #include <errno.h>
 #include <string.h>
 
@@ -309,4 +310,155 @@ void aml_buffer(struct aml *a, const void *data, size_t n)
 	aml_integer(a, n);
 	aml_bytes(a, data, n);
 	aml_end(a);
+}
+
+/* ---- resource descriptors (ACPI 6, 6.4) ---- */
+
+enum {
+	RES_IRQ = 0x22,                 /* small item 0x4, length 2 */
+	RES_IO = 0x47,                  /* small item 0x8, length 7 */
+	RES_END = 0x79,                 /* small item 0xf, length 1 */
+	RES_DWORD_ADDR = 0x87, RES_WORD_ADDR = 0x88, RES_EXT_IRQ = 0x89,
+	RES_QWORD_ADDR = 0x8a,
+	RES_SPACE_MEM = 0, RES_SPACE_IO = 1, RES_SPACE_BUS = 2,
+	RES_MIN_FIXED = 0x04, RES_MAX_FIXED = 0x08,
+	RES_IO_ENTIRE_RANGE = 0x03,
+	RES_MEM_RW = 0x01, RES_MEM_CACHEABLE = 0x02,
+};
+
+void aml_res_init(struct aml_res *r)
+{
+	memset(r, 0, sizeof(*r));
+}
+
+/* Reserve n bytes of descriptor space (zeroed); NULL after overflow. */
+static uint8_t *res_put(struct aml_res *r, size_t n)
+{
+	uint8_t *p;
+
+	if (r->err || n > sizeof(r->b) - r->len) {
+		r->err = -ENOSPC;
+		return NULL;
+	}
+	p = r->b + r->len;
+	memset(p, 0, n);
+	r->len += n;
+	return p;
+}
+
+static void res_le(uint8_t *p, uint64_t v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+void aml_res_io(struct aml_res *r, uint16_t min, uint16_t max, uint8_t align,
+		uint8_t len)
+{
+	uint8_t *p = res_put(r, 8);
+
+	if (!p)
+		return;
+	p[0] = RES_IO;
+	p[1] = 1;                       /* 16-bit decode */
+	res_le(p + 2, min, 2);
+	res_le(p + 4, max, 2);
+	p[6] = align;
+	p[7] = len;
+}
+
+void aml_res_irq(struct aml_res *r, unsigned irq)
+{
+	uint8_t *p;
+
+	if (irq > 15) {
+		r->err = -EINVAL;
+		return;
+	}
+	p = res_put(r, 3);
+	if (!p)
+		return;
+	p[0] = RES_IRQ;
+	res_le(p + 1, 1u << irq, 2);
+}
+
+void aml_res_interrupt(struct aml_res *r, uint32_t gsi, int level,
+		       int active_low, int shared)
+{
+	uint8_t *p = res_put(r, 9);
+
+	if (!p)
+		return;
+	p[0] = RES_EXT_IRQ;
+	res_le(p + 1, 6, 2);
+	/* bit 0 consumer, 1 edge, 2 active low, 3 shared */
+	p[3] = (uint8_t)(1 | (level ? 0 : 2) | (active_low ? 4 : 0) |
+			 (shared ? 8 : 0));
+	p[4] = 1;                       /* one interrupt */
+	res_le(p + 5, gsi, 4);
+}
+
+/* Word, DWord or QWord address space descriptor: w is the field width in
+ * bytes (2, 4, 8); fields granularity, min, max, translation, length. */
+static void res_addr(struct aml_res *r, unsigned w, uint8_t space,
+		     uint8_t type_flags, uint64_t min, uint64_t max)
+{
+	static const uint8_t tag[9] = { [2] = RES_WORD_ADDR,
+					[4] = RES_DWORD_ADDR,
+					[8] = RES_QWORD_ADDR };
+	uint8_t *p;
+
+	if (max < min) {
+		r->err = -EINVAL;
+		return;
+	}
+	p = res_put(r, 6 + 5 * w);
+	if (!p)
+		return;
+	p[0] = tag[w];
+	res_le(p + 1, 3 + 5 * w, 2);
+	p[3] = space;
+	p[4] = RES_MIN_FIXED | RES_MAX_FIXED;  /* producer, positive decode */
+	p[5] = type_flags;
+	res_le(p + 6 + w, min, w);
+	res_le(p + 6 + 2 * w, max, w);
+	res_le(p + 6 + 4 * w, max - min + 1, w);
+}
+
+void aml_res_word_bus(struct aml_res *r, uint16_t min, uint16_t max)
+{
+	res_addr(r, 2, RES_SPACE_BUS, 0, min, max);
+}
+
+void aml_res_word_io(struct aml_res *r, uint16_t min, uint16_t max)
+{
+	res_addr(r, 2, RES_SPACE_IO, RES_IO_ENTIRE_RANGE, min, max);
+}
+
+void aml_res_dword_mem(struct aml_res *r, uint32_t min, uint32_t max,
+		       int cacheable)
+{
+	res_addr(r, 4, RES_SPACE_MEM,
+		 RES_MEM_RW | (cacheable ? RES_MEM_CACHEABLE : 0), min, max);
+}
+
+void aml_res_qword_mem(struct aml_res *r, uint64_t min, uint64_t max,
+		       int cacheable)
+{
+	res_addr(r, 8, RES_SPACE_MEM,
+		 RES_MEM_RW | (cacheable ? RES_MEM_CACHEABLE : 0), min, max);
+}
+
+void aml_resource_template(struct aml *a, struct aml_res *r)
+{
+	uint8_t *p = res_put(r, 2);
+
+	if (r->err) {
+		aml_fail(a, r->err);
+		return;
+	}
+	p[0] = RES_END;
+	p[1] = 0;                       /* checksum 0: treated as valid */
+	aml_buffer(a, r->b, r->len);
+	r->len -= 2;                    /* the template may grow further */
 }

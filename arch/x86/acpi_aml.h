@@ -65,4 +65,38 @@ void aml_package_begin(struct aml *a, unsigned nelems);
 void aml_buffer(struct aml *a, const void *data, size_t n);
 void aml_end(struct aml *a);
 
+/* Resource templates (the value of _CRS/_PRS; ACPI 6, 6.4): collect the
+ * descriptors in a struct aml_res, then aml_resource_template() emits them
+ * as a Buffer with the end tag. Overflow is sticky: -ENOSPC on emit.
+ * Address-space descriptors are producers with fixed min and max (what a
+ * host bridge's windows are); their length is max - min + 1. */
+#define AML_RES_MAX 512
+struct aml_res {
+	uint8_t b[AML_RES_MAX];
+	size_t len;
+	int err;
+};
+
+void aml_res_init(struct aml_res *r);
+/* IO (Decode16, min, max, align, len) */
+void aml_res_io(struct aml_res *r, uint16_t min, uint16_t max, uint8_t align,
+		uint8_t len);
+/* IRQNoFlags () { irq }: edge, active high, exclusive; irq 0..15 */
+void aml_res_irq(struct aml_res *r, unsigned irq);
+/* Interrupt (ResourceConsumer, ...) { gsi }: extended interrupt */
+void aml_res_interrupt(struct aml_res *r, uint32_t gsi, int level,
+		       int active_low, int shared);
+/* WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode, ...) */
+void aml_res_word_bus(struct aml_res *r, uint16_t min, uint16_t max);
+/* WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange) */
+void aml_res_word_io(struct aml_res *r, uint16_t min, uint16_t max);
+/* DWordMemory / QWordMemory (ResourceProducer, PosDecode, MinFixed,
+ * MaxFixed, Cacheable or NonCacheable, ReadWrite) */
+void aml_res_dword_mem(struct aml_res *r, uint32_t min, uint32_t max,
+		       int cacheable);
+void aml_res_qword_mem(struct aml_res *r, uint64_t min, uint64_t max,
+		       int cacheable);
+/* Emit Buffer () { descriptors, EndTag }. */
+void aml_resource_template(struct aml *a, struct aml_res *r);
+
 #endif
