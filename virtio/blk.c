@@ -344,7 +344,7 @@ int vblk_parse(const char *spec, char *buf, struct vblk_opts *o)
 	memset(o, 0, sizeof(*o));
 	strcpy(buf, spec);
 	tok = strtok_r(buf, ",", &save);
-	if (!tok || !*tok) {
+	if (!tok || spec[0] == ',') {
 		log_err("--disk '%s': needs a path (PATH[,format=raw|qcow2][,readonly][,id=NAME])",
 			spec);
 		return -EINVAL;

@@ -13,6 +13,7 @@
 #include "xvm/log.h"
 #include "xvm/msix.h"
 #include "xvm/pci.h"
+#include "xvm/trace.h"
 #include "xvm/vm.h"
 
 /* BAR 0 layout */
@@ -80,8 +81,9 @@ static void vp_add_cap(struct virtio_pci *vp, uint8_t type, uint32_t off, uint32
 
 /* --- interrupts ------------------------------------------------------- */
 
-static void vp_raise(struct virtio_pci *vp, uint16_t vector, uint8_t isr_bit)
+static void vp_raise(struct virtio_pci *vp, int q, uint16_t vector, uint8_t isr_bit)
 {
+	XVM_PROBE(VIRTIO_IRQ, vp->vm->cfg.domid, (char *)vp->ops->name, q, (int)vector);
 	if (msix_enabled(&vp->msix)) {
 		if (vector != MSIX_NO_VECTOR)
 			msix_notify(&vp->msix, vector);
@@ -101,7 +103,7 @@ void virtio_notify(struct virtio_pci *vp, unsigned q)
 	struct vp_queue *vq = &vp->q[q];
 
 	if (q < vp->ops->nqueues && vq_should_notify(&vq->vq))
-		vp_raise(vp, __atomic_load_n(&vq->vector, __ATOMIC_RELAXED), 1);
+		vp_raise(vp, (int)q, __atomic_load_n(&vq->vector, __ATOMIC_RELAXED), 1);
 }
 
 void virtio_config_changed(struct virtio_pci *vp)
@@ -109,7 +111,7 @@ void virtio_config_changed(struct virtio_pci *vp)
 	pthread_mutex_lock(&vp->lock);
 	vp->cfg_gen++;
 	pthread_mutex_unlock(&vp->lock);
-	vp_raise(vp, vp->config_vector, 2);
+	vp_raise(vp, -1, vp->config_vector, 2);
 }
 
 void virtio_needs_reset(struct virtio_pci *vp, const char *why)

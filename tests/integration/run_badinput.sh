@@ -46,12 +46,22 @@ expect bad-console 1 "--console: unknown kind 'tty'" -- run --kernel "$T/big.img
 expect unknown-option 1 "unknown option '--frobnicate'" -- run --frobnicate
 expect missing-value 1 "needs a value" -- run --kernel
 
+# disks: bad options are caught while parsing, bad images before anything is created
+expect disk-no-path 1 "--disk ',ro': needs a path" -- run --kernel "$T/big.img" --disk ,ro "${C[@]}"
+expect disk-bad-opt 1 "unknown or bad option 'cache=none'" -- run --kernel "$T/big.img" --disk "$T/big.img,cache=none" "${C[@]}"
+expect disk-bad-queues 1 "unknown or bad option 'queues=99'" -- run --kernel "$T/big.img" --disk "$T/big.img,queues=99" "${C[@]}"
 if [ -c /dev/kvm ] && [ -r /dev/kvm ]; then
     expect too-many-vcpus 1 "allows 1 to" -- run --kernel "$T/big.img" --vcpus 65536 "${C[@]}"
     G=${XVM_TESTGUEST:-}
     if [ -n "$G" ] && [ -f "$G" ]; then
         expect initrd-too-big 1 "initrd too big" -- run --kernel "$G" --initrd "$T/initrd.big" --memory 16M "${C[@]}"
         expect missing-initrd 1 "cannot read initrd" -- run --kernel "$G" --initrd "$T/none" "${C[@]}"
+        expect missing-disk 1 "$T/none.img" -- run --kernel "$G" --disk "$T/none.img" "${C[@]}"
+        printf 'QFI\373\0\0\0\003garbage' >"$T/bad.qcow2"; head -c 4096 /dev/zero >>"$T/bad.qcow2"
+        cp "$T/bad.qcow2" "$T/bad.copy"
+        expect corrupt-qcow2 1 "$T/bad.qcow2" -- run --kernel "$G" --disk "$T/bad.qcow2" "${C[@]}"
+        cmp -s "$T/bad.qcow2" "$T/bad.copy" || { echo "FAIL corrupt-qcow2: image was modified"; fail=1; }
+        expect raw-as-qcow2 1 "$T/big.img" -- run --kernel "$G" --disk "$T/big.img,format=qcow2" "${C[@]}"
     fi
 fi
 XVM_KVM_DEVICE=$T/nokvm expect no-kvm 1 "no such device" -- run --kernel "$T/big.img" "${C[@]}"
