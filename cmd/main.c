@@ -8,6 +8,7 @@
 static const struct command commands[] = {
 	{ "run", cmd_run, "boot a guest in this process (standalone VMM)" },
 
+	{ "image", cmd_image, "create, inspect, snapshot, clone and check disk images" },
 	{ "store", cmd_store, "read, write, watch and snoop the xenstore (xvmstored)" },
 	{ "version", cmd_version, "print the xvm version" },
 	{ "help", cmd_help, "list commands, or show help for one" },

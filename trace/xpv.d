@@ -34,4 +34,7 @@ provider xpv {
 	probe store__tx__commit(int conn, unsigned int tx);
 	probe store__tx__abort(int conn, unsigned int tx, int rc);
 	probe store__watch__fire(int conn, char *path, char *token);
+
+	/* block layer: one new host cluster handed out in a qcow2 image */
+	probe qcow2__alloc(char *path, unsigned long long host_off);
 };

@@ -59,4 +59,69 @@ int blk_pread(struct blk *b, void *buf, uint64_t len, uint64_t offset);
 int blk_pwrite(struct blk *b, const void *buf, uint64_t len, uint64_t offset);
 int blk_flush(struct blk *b);
 
+/* ---- image management (block/image.c, used by `xvm image`) ---- */
+
+struct blk_create_opts {
+	const char *path;
+	enum blk_format format;        /* RAW or QCOW2 (AUTO means QCOW2) */
+	uint64_t size;                 /* bytes; 0 with a backing file: its size */
+	unsigned cluster_bits;         /* qcow2: 9..21, 0 = 16 (64 KiB) */
+	const char *backing;           /* qcow2 only; NULL = none. Stored as given;
+	                                  a relative name is relative to path's directory */
+	enum blk_format backing_format; /* AUTO: probe the backing file */
+};
+
+/* Create a new image (never overwrites: -EEXIST). The backing chain must
+ * open. Returns 0 or -errno after logging one line; on failure nothing is
+ * left behind. */
+int blk_image_create(const struct blk_create_opts *o);
+
+/* Freeze disk as a read-only base and continue on a new overlay under the
+ * same name, in constant time: the overlay (backing = the base) is created
+ * beside it, the base name is hard-linked to the current file, then the
+ * overlay is renamed over the disk name and the base made read-only (0444).
+ * base NULL picks "<stem>.snap-<UTC time>.<ext>" beside disk. The disk must
+ * not be in use (-EBUSY). *base_out (malloc'd, may be NULL) gets the base
+ * path. 0 or -errno after logging one line; on failure disk is unchanged. */
+int blk_image_snapshot(const char *disk, const char *base, char **base_out);
+
+/* Create dst as a new overlay on src's content in constant time. A src that
+ * is already read-only is used as the base directly; a writable src is
+ * first frozen with blk_image_snapshot (src continues on a new overlay and
+ * both share the base). *base_out as above. 0 or -errno (logged). */
+int blk_image_clone(const char *src, const char *dst, char **base_out);
+
+/* One file of a backing chain, top first. */
+struct blk_info {
+	char *path;
+	enum blk_format format;
+	uint64_t size;         /* virtual size */
+	uint64_t disk_bytes;   /* allocated on the host */
+	uint32_t version;      /* qcow2 version, 0 for raw */
+	uint32_t cluster_size; /* 0 for raw */
+	bool file_readonly;    /* no write permission bits */
+	char *backing;         /* as recorded in the image, or NULL */
+	char *backing_format;  /* as recorded, or NULL */
+};
+
+/* Describe path and its backing chain without locking it (it may be in
+ * use). *out gets *n entries; free with blk_info_free. 0 or -errno (logged). */
+int blk_image_info(const char *path, struct blk_info **out, int *n);
+void blk_info_free(struct blk_info *info, int n);
+
+struct blk_check {
+	uint64_t clusters;   /* host clusters examined */
+	uint64_t corruptions; /* referenced more than counted, bad offsets, flags */
+	uint64_t leaks;      /* counted but not referenced */
+	bool refcounts_checked; /* false for raw */
+};
+
+/* Check an image's metadata (qcow2: every L1/L2 entry against the refcounts,
+ * like `qemu-img check`) and that its backing chain opens. Problems are
+ * logged one per line (at most a few dozen). Returns 0 when the check ran
+ * (see *res), or -errno when the image could not be opened. */
+int blk_image_check(const char *path, struct blk_check *res);
+
+const char *blk_format_name(enum blk_format f); /* "raw", "qcow2", "auto" */
+
 #endif
