@@ -48,6 +48,7 @@ for t in cpuid acpi memory pio mmio timer irq smp; do
     has "^XTEST $t PASS" || fail "test $t did not pass"
 done
 has '^XTEST pci SKIP reason=no-pci-mechanism1' || fail "microvm has no PCI: pci must skip"
+has '^XTEST acpi PASS .* s5=[0-7] .*hw_reduced=1' || fail "microvm: want \\_S5 and a HW-reduced FADT"
 has '^XTEST-DONE passed=8 failed=0 skipped=1$' || fail "bad XTEST-DONE line"
 full_ms=$ms
 
@@ -57,7 +58,8 @@ has '^XTEST-POWEROFF-FAILED' && fail "PM1a power-off did not stop QEMU"
 for t in cpuid acpi memory pio mmio timer irq smp pci; do
     has "^XTEST $t PASS" || fail "test $t did not pass on q35"
 done
-has '^XTEST acpi PASS .* s5=' || fail "no \\_S5 value"
+has '^XTEST acpi PASS .* s5=[0-7] ' || fail "no \\_S5 value in the DSDT"
+has '^XTEST acpi PASS .*hw_reduced' && fail "q35 FADT should not be HW-reduced"
 has '^XTEST-DONE passed=9 failed=0 skipped=0$' || fail "bad XTEST-DONE line on q35"
 
 # 3. an exception ends the run: fault report, failed count, still powers off
