@@ -19,6 +19,9 @@ pvh_start32:
     movw $0x3f8, %dx
     movb $'X', %al
     outb %al, %dx
+    rdtsc                           /* guest TSC at entry (XTEST-TIME) */
+    movl %eax, boot_entry_tsc
+    movl %edx, boot_entry_tsc + 4
     movl %ebx, boot_start_info
     xorl %esi, %esi                 /* ESI = 0: bootstrap CPU */
     jmp common32
@@ -101,8 +104,10 @@ tramp_end:
 
     .data
     .balign 8
-    .globl boot_start_info, ap_kstack_top
+    .globl boot_start_info, boot_entry_tsc, ap_kstack_top
 boot_start_info:
+    .quad 0
+boot_entry_tsc:
     .quad 0
 ap_kstack_top:                      /* set by smp.c before each SIPI */
     .quad 0

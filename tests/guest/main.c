@@ -266,6 +266,19 @@ uint64_t guest_tsc_khz(struct guest *g)
     return g->tsc_khz;
 }
 
+/* XTEST-TIME: cycles from the guest's first instruction to now (the run as
+ * the guest sees it, without VMM start-up and teardown). */
+static void time_line(struct guest *g)
+{
+    extern uint64_t boot_entry_tsc;   /* entry.S */
+    uint64_t cyc = rdtsc() - boot_entry_tsc;
+
+    kprintf("XTEST-TIME run_cycles=%lu", cyc);
+    if (g->tsc_khz)
+        kprintf(" run_us=%lu", cyc * 1000 / g->tsc_khz);
+    kprintf("\n");
+}
+
 /* Bootstrap CPU in ring 3 (IOPL=3, interrupts off). */
 void user_main(uint64_t start_info)
 {
@@ -299,6 +312,8 @@ void user_main(uint64_t start_info)
     }
     for (int i = 0; i < c.nbench; i++)
         run_bench(g, c.bench[i].mmio, c.bench[i].n);
+    if (!g->quiet)
+        time_line(g);
     done_line(0);
     finish();
 }

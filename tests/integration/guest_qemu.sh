@@ -50,6 +50,7 @@ done
 has '^XTEST pci SKIP reason=no-pci-mechanism1' || fail "microvm has no PCI: pci must skip"
 has '^XTEST acpi PASS .* s5=[0-7] .*hw_reduced=1' || fail "microvm: want \\_S5 and a HW-reduced FADT"
 has '^XTEST-DONE passed=8 failed=0 skipped=1$' || fail "bad XTEST-DONE line"
+has '^XTEST-TIME run_cycles=[1-9][0-9]* run_us=[0-9]+$' || fail "no XTEST-TIME line"
 full_ms=$ms
 
 # 2. a PC (q35, fast qboot firmware): PCI, and the legacy PM1a_CNT power-off path
@@ -76,6 +77,7 @@ boot microvm,acpi=off "tests=pio,bogus bench=pio:1000 bench=mmio:1000 quiet"
 has '^XBENCH pio n=1000 cycles=[0-9]+ cycles_per_op=[0-9]+' || fail "no XBENCH pio line"
 has '^XBENCH mmio n=1000 cycles=[0-9]+ cycles_per_op=[0-9]+' || fail "no XBENCH mmio line"
 has '^XTEST pio PASS' && fail "quiet still printed a PASS line"
+has '^XTEST-TIME' && fail "quiet still printed XTEST-TIME"
 has '^XTEST-DONE passed=1 failed=0 skipped=1$' || fail "bad XTEST-DONE with tests="
 has '^XTEST-POWEROFF-FAILED$' || fail "no XTEST-POWEROFF-FAILED without ACPI"
 
