@@ -1,10 +1,12 @@
-/* acpi.c - the guest's ACPI tables: RSDP, XSDT, FADT, FACS, DSDT and MADT.
+/* acpi.c - the guest's ACPI tables: RSDP, XSDT, FADT, FACS, DSDT, MADT and
+ * (with PCI ECAM) MCFG.
  *
  * Layout inside the window (offsets from the gpa the caller gives, see
  * docs/design/acpi.md): RSDP first (so a 16-byte scan of 0xE0000..0xFFFFF
- * finds it at once), FACS 64-byte aligned, then DSDT, FADT, MADT and XSDT,
- * each 16-byte aligned. Every pointer between tables is a guest-physical
- * address below 4 GiB. Field offsets follow ACPI 6.0 (FADT revision 6). */
+ * finds it at once), FACS 64-byte aligned, then DSDT, FADT, MADT, MCFG and
+ * XSDT, each 16-byte aligned. Every pointer between tables is a
+ * guest-physical address below 4 GiB. Field offsets follow ACPI 6.0 (FADT
+ * revision 6). */
 #include <errno.h>
 #include <string.h>
 
@@ -149,8 +151,38 @@ static long acpi_build_facs(struct acpi_ctx *c)
 	return off;
 }
 
-/* DSDT: \_SB scope (devices such as PCI0 go here later) and \_S5. */
-static long acpi_build_dsdt(struct acpi_ctx *c)
+/* \_SB.PCI0: the host bridge and the windows it forwards (see acpi.h). */
+static void acpi_aml_pci0(struct aml *a, const struct acpi_config *cfg)
+{
+	uint64_t end = cfg->pci_mmio_base + cfg->pci_mmio_size - 1;
+	struct aml_res r;
+
+	aml_device_begin(a, "PCI0");
+	aml_name(a, "_HID");
+	aml_eisaid(a, "PNP0A08");             /* PCI Express root bridge */
+	aml_name(a, "_CID");
+	aml_eisaid(a, "PNP0A03");             /* PCI root bridge */
+	aml_name(a, "_SEG");
+	aml_integer(a, 0);
+	aml_name(a, "_UID");
+	aml_integer(a, 0);
+	aml_name(a, "_CRS");
+	aml_res_init(&r);
+	aml_res_word_bus(&r, 0, cfg->pci_bus_end);
+	aml_res_io(&r, 0xcf8, 0xcf8, 1, 8);   /* config mechanism #1 */
+	aml_res_word_io(&r, 0x0000, 0x0cf7);
+	aml_res_word_io(&r, 0x0d00, 0xffff);
+	if (end <= 0xffffffffULL)
+		aml_res_dword_mem(&r, (uint32_t)cfg->pci_mmio_base,
+				  (uint32_t)end, 0);
+	else
+		aml_res_qword_mem(&r, cfg->pci_mmio_base, end, 0);
+	aml_resource_template(a, &r);
+	aml_end(a);
+}
+
+/* DSDT: \_SB (with PCI0 when configured) and \_S5. */
+static long acpi_build_dsdt(struct acpi_ctx *c, const struct acpi_config *cfg)
 {
 	long off = acpi_alloc(c, ACPI_HDR_LEN, 16);
 	struct aml a;
@@ -160,6 +192,8 @@ static long acpi_build_dsdt(struct acpi_ctx *c)
 		return off;
 	aml_init(&a, c->buf + c->used, c->size - c->used);
 	aml_scope_begin(&a, "_SB");
+	if (cfg->pci_mmio_size)
+		acpi_aml_pci0(&a, cfg);
 	aml_end(&a);
 	/* at the root, relative names are the root's own (and iasl emits the
 	 * same bytes); \_S5 = SLP_TYPa, SLP_TYPb, reserved, reserved */
@@ -271,6 +305,26 @@ static long acpi_build_madt(struct acpi_ctx *c, unsigned ncpus)
 	return off;
 }
 
+/* MCFG: one ECAM allocation, segment 0, buses 0..pci_bus_end. */
+static long acpi_build_mcfg(struct acpi_ctx *c, const struct acpi_config *cfg)
+{
+	size_t len = ACPI_HDR_LEN + 8 + 16;
+	long off = acpi_alloc(c, len, 16);
+	uint8_t *t, *e;
+
+	if (off < 0)
+		return off;
+	t = c->buf + off;
+	acpi_header(c, t, "MCFG", (uint32_t)len, 1);
+	e = t + ACPI_HDR_LEN + 8;            /* after 8 reserved bytes */
+	put64(e, cfg->pci_ecam_base);
+	put16(e + 8, 0);                     /* PCI segment group */
+	e[10] = 0;                           /* start bus */
+	e[11] = cfg->pci_bus_end;
+	acpi_seal(t);
+	return off;
+}
+
 static long acpi_build_xsdt(struct acpi_ctx *c, const long *tables, unsigned n)
 {
 	size_t len = ACPI_HDR_LEN + 8 * (size_t)n;
@@ -310,6 +364,11 @@ static int acpi_config_ok(const void *buf, size_t buf_size, uint64_t gpa,
 		return 0;
 	if (cfg->ncpus < 1 || cfg->ncpus > ACPI_MAX_CPUS)
 		return 0;
+	if (cfg->pci_mmio_size &&
+	    cfg->pci_mmio_base + cfg->pci_mmio_size - 1 < cfg->pci_mmio_base)
+		return 0;
+	if (cfg->pci_ecam_base & 0xfffff)
+		return 0;
 	return !cfg->oem_id || strlen(cfg->oem_id) <= 6;
 }
 
@@ -319,7 +378,8 @@ int acpi_build(void *buf, size_t buf_size, uint64_t gpa,
 	struct acpi_ctx c = { .buf = buf, .size = buf_size, .gpa = gpa };
 	const char *oem;
 	long rsdp, facs, dsdt, fadt, madt, xsdt;
-	long tables[2];
+	long tables[3];
+	unsigned n = 0;
 
 	if (!acpi_config_ok(buf, buf_size, gpa, cfg))
 		return -EINVAL;
@@ -330,13 +390,16 @@ int acpi_build(void *buf, size_t buf_size, uint64_t gpa,
 
 	if ((rsdp = acpi_alloc(&c, RSDP_LEN, 16)) < 0 ||
 	    (facs = acpi_build_facs(&c)) < 0 ||
-	    (dsdt = acpi_build_dsdt(&c)) < 0 ||
+	    (dsdt = acpi_build_dsdt(&c, cfg)) < 0 ||
 	    (fadt = acpi_build_fadt(&c, facs, dsdt)) < 0 ||
 	    (madt = acpi_build_madt(&c, cfg->ncpus)) < 0)
 		return -ENOSPC;
-	tables[0] = fadt;
-	tables[1] = madt;
-	if ((xsdt = acpi_build_xsdt(&c, tables, 2)) < 0)
+	tables[n++] = fadt;
+	tables[n++] = madt;
+	if (cfg->pci_ecam_base &&
+	    (tables[n++] = acpi_build_mcfg(&c, cfg)) < 0)
+		return -ENOSPC;
+	if ((xsdt = acpi_build_xsdt(&c, tables, n)) < 0)
 		return -ENOSPC;
 	acpi_build_rsdp(&c, rsdp, xsdt);
 	if (rsdp_gpa)

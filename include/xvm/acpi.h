@@ -26,13 +26,22 @@ struct vm;
 struct acpi_config {
 	unsigned ncpus;       /* MADT gets one Local APIC entry per vCPU */
 	const char *oem_id;   /* 6 chars max, "XVM   " when NULL */
+	/* PCI host bridge, all 0 for none. pci_mmio_size != 0 adds
+	 * \_SB.PCI0 (PNP0A08/PNP0A03) whose _CRS holds buses
+	 * 0..pci_bus_end, the I/O ports outside 0xCF8-0xCFF and the MMIO
+	 * window [pci_mmio_base, +size); pci_ecam_base != 0 adds an MCFG
+	 * (segment 0, buses 0..pci_bus_end; the e820 must reserve it). */
+	uint64_t pci_mmio_base, pci_mmio_size;
+	uint64_t pci_ecam_base;
+	uint8_t pci_bus_end;
 };
 
 /* Write the tables into buf, which the guest sees at gpa (buf_size bytes,
  * at most ACPI_TABLES_MAX). On success *rsdp_gpa is the RSDP's address
  * (gpa itself: the RSDP comes first). Returns 0, -ENOSPC when the tables do
  * not fit, -EINVAL on a bad config: ncpus outside 1..255, oem_id longer
- * than 6, gpa not 16-byte aligned or the window not below 4 GiB. */
+ * than 6, gpa not 16-byte aligned or the window not below 4 GiB, a PCI
+ * MMIO window that wraps, an ECAM base not 1 MiB aligned. */
 int acpi_build(void *buf, size_t buf_size, uint64_t gpa,
 	       const struct acpi_config *cfg, uint64_t *rsdp_gpa);
 

@@ -41,7 +41,7 @@ static int sums_to_zero(const uint8_t *p, size_t len)
 }
 
 struct tables {
-	const uint8_t *rsdp, *xsdt, *fadt, *facs, *dsdt, *madt;
+	const uint8_t *rsdp, *xsdt, *fadt, *facs, *dsdt, *madt, *mcfg;
 };
 
 /* The table at guest address addr inside buf (which sits at gpa), with its
@@ -92,6 +92,8 @@ static int walk_tables(const uint8_t *buf, size_t size, uint64_t gpa,
 			t->fadt = table_at(buf, size, gpa, a, "FACP");
 		if (!t->madt)
 			t->madt = table_at(buf, size, gpa, a, "APIC");
+		if (!t->mcfg)
+			t->mcfg = table_at(buf, size, gpa, a, "MCFG");
 	}
 	CHECK(t->fadt != NULL && t->madt != NULL);
 	if (!t->fadt || !t->madt)
@@ -185,6 +187,52 @@ static void test_tables(unsigned ncpus, struct tables *out)
 	check_madt(out->madt, ncpus);
 	check_dsdt(out->dsdt);
 	CHECK(get32(out->facs + 4) == 64);
+}
+
+/* With a PCI host bridge: MCFG in the XSDT, PCI0 in the DSDT. */
+static void test_tables_pci(struct tables *out)
+{
+	static uint8_t buf[ACPI_TABLES_MAX];
+	static const uint8_t pci0_hid[] = { 0x5b, 0x82 };
+	struct acpi_config cfg = { .ncpus = 2, .pci_mmio_base = 0xc0000000,
+				   .pci_mmio_size = 0x20000000,
+				   .pci_ecam_base = 0xe0000000 };
+	const uint8_t *d, *m;
+	uint64_t rsdp = 0;
+
+	CHECK(acpi_build(buf, sizeof(buf), ACPI_TABLES_GPA, &cfg, &rsdp) == 0);
+	if (walk_tables(buf, sizeof(buf), ACPI_TABLES_GPA, rsdp, out) < 0)
+		return;
+	m = out->mcfg;
+	CHECK(m != NULL && get32(m + 4) == 60);
+	if (m) {
+		CHECK(get64(m + 44) == 0xe0000000ULL);
+		CHECK(get16(m + 52) == 0 && m[54] == 0 && m[55] == 0);
+	}
+	d = out->dsdt;
+	CHECK(memmem(d + 36, get32(d + 4) - 36, pci0_hid, 2) != NULL);
+	CHECK(memmem(d + 36, get32(d + 4) - 36, "PCI0\x08_HID\x0c\x41\xd0\x0a\x08",
+		     14) != NULL);
+	check_fadt(out->fadt);
+	check_madt(out->madt, 2);
+	/* bad PCI settings */
+	cfg.pci_ecam_base = 0xe0001000;
+	CHECK(acpi_build(buf, sizeof(buf), ACPI_TABLES_GPA, &cfg, &rsdp) ==
+	      -EINVAL);
+	cfg.pci_ecam_base = 0;
+	cfg.pci_mmio_base = ~0ULL - 10;
+	CHECK(acpi_build(buf, sizeof(buf), ACPI_TABLES_GPA, &cfg, &rsdp) ==
+	      -EINVAL);
+	/* without ECAM there is no MCFG */
+	cfg.pci_mmio_base = 0xc0000000;
+	{
+		struct tables t2;
+
+		CHECK(acpi_build(buf, sizeof(buf), ACPI_TABLES_GPA, &cfg,
+				 &rsdp) == 0);
+		CHECK(walk_tables(buf, sizeof(buf), ACPI_TABLES_GPA, rsdp,
+				  &t2) == 0 && t2.mcfg == NULL);
+	}
 }
 
 static void test_build_errors(void)
@@ -343,8 +391,28 @@ static void peer_dsdt(const char *dir, const uint8_t *d)
 	free(out);
 }
 
+/* The PCI variant: MCFG and the DSDT with PCI0 round-trip, and ACPICA's
+ * resource manager reads PCI0's _CRS. */
+static void peer_pci(const char *dir, const struct tables *t)
+{
+	char *out = NULL;
+
+	if (!t->mcfg)
+		return;
+	peer_roundtrip(dir, "MCFG", t->mcfg);
+	peer_roundtrip(dir, "DSDT-pci", t->dsdt);
+	CHECK(run(dir, (const char *[]){ "acpiexec", "-b",
+				   "resources \\_SB.PCI0; evaluate \\_S5",
+				   "DSDT-pci.dat", NULL }, &out) == 0);
+	CHECK(has(out, "Resource Type : Bus Number Range"));
+	CHECK(has(out, "Address Minimum : C0000000"));
+	CHECK(has(out, "Address Length : 20000000"));
+	CHECK(has(out, "[Integer] = 0000000000000005"));
+	free(out);
+}
+
 /* Returns 1 when the peer check ran, 0 when the tools are missing. */
-static int test_peer(const struct tables *t)
+static int test_peer(const struct tables *t, const struct tables *tp)
 {
 	char dir[] = "/tmp/xvm-acpi-XXXXXX";
 
@@ -360,6 +428,7 @@ static int test_peer(const struct tables *t)
 	peer_roundtrip(dir, "FACS", t->facs);
 	peer_roundtrip(dir, "APIC", t->madt);
 	peer_dsdt(dir, t->dsdt);
+	peer_pci(dir, tp);
 	if (!check_failures)
 		remove_dir(dir);
 	else
@@ -369,15 +438,16 @@ static int test_peer(const struct tables *t)
 
 int main(void)
 {
-	struct tables t;
+	struct tables t, tp;
 	int peer;
 
 	test_tables(1, &t);
 	test_tables(255, &t);
 	test_tables(4, &t);
+	test_tables_pci(&tp);
 	test_build_errors();
 	test_pm1();
-	peer = check_failures ? 0 : test_peer(&t);
+	peer = check_failures ? 0 : test_peer(&t, &tp);
 	if (check_report("acpi"))
 		return 1;
 	if (!peer) {
