@@ -16,9 +16,10 @@ void con_write(const char *s, size_t n)
 {
     while (n) {
         size_t chunk = n < 16 ? n : 16;
-        int spins = 100000;
+        uint64_t t0 = rdtsc();
 
-        while (!(inb(COM1 + 5) & 0x20) && --spins)
+        /* a UART that never drains costs at most ~10 ms per chunk */
+        while (!(inb(COM1 + 5) & 0x20) && rdtsc() - t0 < 25000000)
             cpu_relax();
         for (size_t i = 0; i < chunk; i++)
             outb(COM1, (uint8_t)s[i]);
