@@ -89,20 +89,27 @@ static int vq_map(struct virtqueue *vq, struct vq_rings *r)
 	return 0;
 }
 
+/* A 16-bit ring field; vq_enable checked the ring alignment (avail 2,
+ * used 4) and every offset used is even, so the access is aligned. */
+static uint16_t *ring16(uint8_t *base, size_t off)
+{
+	return (uint16_t *)(void *)(base + off);
+}
+
 /* avail->idx (acquire: orders the ring entry and descriptor reads after it) */
 static uint16_t avail_idx(const struct vq_rings *r)
 {
-	return le16toh(__atomic_load_n((uint16_t *)(r->avail + 2), __ATOMIC_ACQUIRE));
+	return le16toh(__atomic_load_n(ring16(r->avail, 2), __ATOMIC_ACQUIRE));
 }
 
 static uint16_t avail_flags(const struct vq_rings *r)
 {
-	return le16toh(__atomic_load_n((uint16_t *)r->avail, __ATOMIC_RELAXED));
+	return le16toh(__atomic_load_n(ring16(r->avail, 0), __ATOMIC_RELAXED));
 }
 
 static uint16_t avail_entry(const struct vq_rings *r, uint16_t slot)
 {
-	return le16toh(__atomic_load_n((uint16_t *)(r->avail + 4 + 2 * (size_t)slot),
+	return le16toh(__atomic_load_n(ring16(r->avail, 4 + 2 * (size_t)slot),
 				       __ATOMIC_RELAXED));
 }
 
@@ -113,7 +120,7 @@ static uint16_t used_event(const struct virtqueue *vq, const struct vq_rings *r)
 
 static void set_avail_event(const struct virtqueue *vq, struct vq_rings *r, uint16_t v)
 {
-	__atomic_store_n((uint16_t *)(r->used + 4 + 8 * (size_t)vq->size), htole16(v),
+	__atomic_store_n(ring16(r->used, 4 + 8 * (size_t)vq->size), htole16(v),
 			 __ATOMIC_RELAXED);
 }
 
@@ -343,7 +350,7 @@ void vq_push(struct virtqueue *vq, uint16_t head, uint32_t written)
 	memcpy(slot + 4, &len, 4);
 	vq->used_idx++;
 	/* release: the element above is visible before the new idx */
-	__atomic_store_n((uint16_t *)(r.used + 2), htole16(vq->used_idx), __ATOMIC_RELEASE);
+	__atomic_store_n(ring16(r.used, 2), htole16(vq->used_idx), __ATOMIC_RELEASE);
 out:
 	pthread_mutex_unlock(&vq->lock);
 }
@@ -391,7 +398,7 @@ bool vq_set_notify(struct virtqueue *vq, bool enable)
 		if (enable)
 			set_avail_event(vq, &r, vq->last_avail);
 	} else {
-		__atomic_store_n((uint16_t *)r.used,
+		__atomic_store_n(ring16(r.used, 0),
 				 htole16(enable ? 0 : VRING_USED_F_NO_NOTIFY), __ATOMIC_RELAXED);
 	}
 	/* the store above must be visible before we look at avail->idx */
