@@ -111,15 +111,22 @@ static int open_file(const char *path, unsigned flags, struct stat *st)
 		close(fd);
 		return -EROFS;
 	}
-	if (!(flags & BLK_NODE_NOLOCK) && flock(fd, (readonly ? LOCK_SH : LOCK_EX) | LOCK_NB)) {
+	return fd;
+}
+
+/* Share-lock a read-only node, exclusively lock a writable one. 0 or -errno. */
+static int lock_file(int fd, const char *path, unsigned flags)
+{
+	if (flags & BLK_NODE_NOLOCK)
+		return 0;
+	if (flock(fd, ((flags & BLK_NODE_RO) ? LOCK_SH : LOCK_EX) | LOCK_NB)) {
 		int e = errno;
 
 		log_err("open %s: %s", path, e == EWOULDBLOCK ?
 			"image is in use by another process" : strerror(e));
-		close(fd);
 		return e == EWOULDBLOCK ? -EBUSY : -e;
 	}
-	return fd;
+	return 0;
 }
 
 static const struct blk_format_ops *ops_for(enum blk_format f)
@@ -153,6 +160,11 @@ int blk_node_open(const char *path, enum blk_format fmt, unsigned flags,
 		}
 		dv[i] = devs[i];
 		in[i] = inos[i];
+	}
+	rc = lock_file(fd, path, flags);
+	if (rc) {
+		close(fd);
+		return rc;
 	}
 	dv[depth] = st.st_dev;
 	in[depth] = st.st_ino;
