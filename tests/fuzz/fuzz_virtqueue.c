@@ -72,14 +72,13 @@ static void use_elem(const struct vq_elem *e, uint8_t op)
 }
 
 /* One script step. Returns false once the queue broke. */
-static bool run_step(const struct guestmem *gm, struct virtqueue *vq, uint8_t op)
+static bool run_step(const struct guestmem *gm, struct virtqueue *vq, struct vq_elem *e,
+		     uint8_t op)
 {
-	struct vq_elem *e = malloc(sizeof(*e));
 	uint16_t before = vq->last_avail;
 	bool alive = true;
 	int rc;
 
-	ASSERT(e != NULL);
 	switch (op & 3) {
 	case 0: /* pop and complete */
 	case 1: /* pop and keep (never completed) */
@@ -107,7 +106,6 @@ static bool run_step(const struct guestmem *gm, struct virtqueue *vq, uint8_t op
 		(void)vq_should_notify(vq);
 		break;
 	}
-	free(e);
 	return alive;
 }
 
@@ -118,6 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct guestmem gm;
 	uint8_t hdr[FZ_HDR] = { 0 };
 	struct virtqueue vq;
+	struct vq_elem e;
 	unsigned steps;
 	int rc;
 
@@ -141,7 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ASSERT(rc == 0);
 	steps = (hdr[1] & 63) + 1u;
 	for (unsigned i = 0; i < steps; i++) {
-		if (!run_step(&gm, &vq, hdr[8 + i % 8]))
+		if (!run_step(&gm, &vq, &e, hdr[8 + i % 8]))
 			break;
 	}
 	vq_reset(&vq);
