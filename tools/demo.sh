@@ -1,0 +1,127 @@
+#!/bin/sh
+# demo.sh - what `make demo` runs: packages, build, guest kit, then boot a demo domain and show it.
+#
+# usage: tools/demo.sh      (BUILD=dir selects the build directory, default build)
+# Installs missing Debian packages when run as root (tools/deps.sh), builds xvm, builds or
+# reuses the Linux guest kit (tools/mkguest.sh), then boots it with `xvm run`:
+#  - where /dev/kvm is VMX/SVM: Linux to XVM-GUEST-READY and power-off, with its boot milestones;
+#  - on a PVM host (kvm_pvm: guest ring 0 is emulated): the project's test guest, then the
+#    Linux kernel's early boot up to its last milestone (the kernel cannot get further there).
+set -u
+cd "$(dirname "$0")/.." || exit 1
+SRC=$PWD
+BUILD=${BUILD:-build}
+XVM=$SRC/$BUILD/xvm
+. "$SRC/tests/integration/lib/linux_guest.sh"
+
+step() { printf '%s\n' "== $*"; }
+info() { printf '   %s\n' "$*"; }
+die() { echo "xvm: demo: $*" >&2; exit 1; }
+
+step "packages"
+tools/deps.sh || die "missing packages (see above; 'make deps' as root installs them)"
+info "all present"
+
+step "build"
+if [ ! -f "$BUILD/build.ninja" ]; then
+    meson setup "$BUILD" >/dev/null || die "meson setup $BUILD failed"
+fi
+ninja -C "$BUILD" >"${TMPDIR:-/tmp}/xvm-demo-build.$$" 2>&1 ||
+    { tail -n 20 "${TMPDIR:-/tmp}/xvm-demo-build.$$"; rm -f "${TMPDIR:-/tmp}/xvm-demo-build.$$"; die "build failed"; }
+rm -f "${TMPDIR:-/tmp}/xvm-demo-build.$$"
+info "$BUILD/xvm ($("$XVM" version 2>/dev/null | head -n 1))"
+
+step "guest kit"
+KIT=${XVM_GUEST_KIT:-$(tools/mkguest.sh --dir)} || die "no directory for the guest kit"
+t0=$(lg_now)
+tools/mkguest.sh "$KIT" 2>"${TMPDIR:-/tmp}/xvm-demo-kit.$$" ||
+    { cat "${TMPDIR:-/tmp}/xvm-demo-kit.$$" >&2; rm -f "${TMPDIR:-/tmp}/xvm-demo-kit.$$"; die "guest kit failed"; }
+rm -f "${TMPDIR:-/tmp}/xvm-demo-kit.$$"
+info "Linux $(cat "$KIT/VERSION") + busybox initramfs in $KIT ($(awk -v a="$t0" -v b="$(lg_now)" 'BEGIN { printf "%.1f", b - a }') s)"
+
+[ -c /dev/kvm ] && [ -w /dev/kvm ] || die "no usable /dev/kvm: nothing can boot here"
+"$XVM" run --help >/dev/null 2>&1 || die "$BUILD/xvm has no 'run' command yet"
+LG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/xvm-demo.XXXXXX") || die "cannot create a temporary directory"
+trap 'rm -rf "$LG_DIR"' EXIT
+trap 'exit 130' INT TERM
+LG_MEM=512 LG_CPUS=2
+
+# milestones NAME: the early-boot table, indented
+milestones() { lg_check "$LG_DIR/$1.log" "$LG_MEM" "$LG_CPUS" "$LG_CMDLINE" | sed 's/^/     /'; }
+
+# has OPTION: does this xvm run know --OPTION?
+has() { "$XVM" run --help 2>&1 | grep -q -- "--$1 "; }
+
+# devices_line WHERE: one line on the disk and network devices
+devices_line() {
+    d=no n=no
+    has disk && d=yes
+    has net && n=yes
+    case $d$n in
+    nono) info "not there yet: virtio disk and network devices (later issues)" ;;
+    yesno) info "not there yet: virtio network (later issue); $1" ;;
+    noyes) info "not there yet: virtio disk (later issue); $1" ;;
+    *) info "$1" ;;
+    esac
+}
+
+if [ -d /sys/module/kvm_pvm ]; then
+    step "boot (PVM host)"
+    info "this host's /dev/kvm is kvm_pvm (no VMX/SVM): guest ring 0 is emulated and Linux stops early;"
+    info "showing the project's test guest, then Linux's early boot"
+    ELF=
+    for f in "$BUILD"/tests/guest/xvm-testguest.elf build*/tests/guest/xvm-testguest.elf; do
+        [ -f "$f" ] && { ELF=$f; break; }
+    done
+    if [ -z "$ELF" ]; then
+        info "test guest: not built (configure with -Dguest=true)"
+    else
+        info "\$ xvm run --kernel $ELF --vcpus 2 --memory 64M --name demo-xtest"
+        timeout 120 "$XVM" run --kernel "$ELF" --vcpus 2 --memory 64M --name demo-xtest \
+            </dev/null >"$LG_DIR/xtest.out" 2>"$LG_DIR/xtest.err"
+        rc=$?
+        grep '^XTEST' "$LG_DIR/xtest.out" | sed 's/^/     /'
+        info "xvm exit status $rc ($([ $rc = 0 ] && echo 'guest powered off' || echo 'see above'))"
+    fi
+    LG_CMDLINE="console=ttyS0 earlyprintk=serial,ttyS0 noxsave xvm.action=poweroff xvm.demo=$$"
+    info "\$ xvm run --kernel $KIT/vmlinux --initrd .../initramfs.cpio.gz --memory 512M --vcpus 2 ..."
+    info "Linux early boot (PVH entry): waiting for its milestones, 1-2 minutes here ..."
+    lg_boot linux 300 milestones -- "$XVM" run --kernel "$KIT/vmlinux" --initrd "$KIT/initramfs.cpio.gz" \
+        --memory 512M --vcpus 2 --name demo-linux --console "file:$LG_DIR/linux.log" --cmdline "$LG_CMDLINE"
+    st=$?
+    milestones linux
+    if [ $st = 0 ]; then
+        info "all milestones after $LG_MILESTONE_SECS s; stopped there (the kernel cannot go on under PVM)"
+    else
+        info "Linux did not reach every milestone (xvm: $LG_RC); last console lines:"
+        tail -n 3 "$LG_DIR/linux.log" | sed 's/^/     | /'
+    fi
+    devices_line "the disk needs a guest that reaches user space: Linux on VMX/SVM (or in nestlab)"
+    info "full Linux boots need VMX/SVM: the test 'linux-boot-full' runs them in ../shared/nestlab when present"
+    exit $st
+fi
+
+step "boot"
+set -- --memory 512M --vcpus 2 --name demo-linux
+LG_CMDLINE="console=ttyS0 panic=-1 xvm.action=poweroff xvm.demo=$$"
+if has disk; then
+    truncate -s 64M "$LG_DIR/disk.img" || die "cannot create a scratch disk image"
+    set -- "$@" --disk "$LG_DIR/disk.img"
+    LG_CMDLINE="console=ttyS0 panic=-1 xvm.action=blktest xvm.demo=$$"
+fi
+info "\$ xvm run --kernel $KIT/vmlinuz --initrd $KIT/initramfs.cpio.gz $*"
+info "      --cmdline \"$LG_CMDLINE\""
+lg_boot linux 120 exit -- "$XVM" run --kernel "$KIT/vmlinuz" --initrd "$KIT/initramfs.cpio.gz" "$@" \
+    --console "file:$LG_DIR/linux.log" --cmdline "$LG_CMDLINE"
+milestones linux
+grep -a '^XVM-GUEST-READY\|^xvm-init:\|^XVM-RESULT' "$LG_DIR/linux.log" | tr -d '\r' | sed 's/^/     | /'
+devices_line "the disk is a 64 MiB scratch file the guest writes and reads back (xvm.action=blktest)"
+if [ "$LG_RC" = 0 ] && grep -q '^XVM-GUEST-READY' "$LG_DIR/linux.log" &&
+    ! grep -q '^XVM-RESULT .* FAIL' "$LG_DIR/linux.log"; then
+    info "Linux booted and powered off in $LG_SECS s (xvm exit status 0)"
+    info "interactive: $BUILD/xvm run --kernel $KIT/vmlinuz --initrd $KIT/initramfs.cpio.gz --cmdline console=ttyS0"
+    exit 0
+fi
+info "the Linux demo did not pass (xvm: $LG_RC); last console lines:"
+tail -n 5 "$LG_DIR/linux.log" | sed 's/^/     | /'
+exit 1
