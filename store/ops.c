@@ -128,12 +128,13 @@ static int op_mkdir(struct store_req *r)
 	return 0;
 }
 
-static void rm_fired(void *arg, const char *path, bool top)
+/* a removed node's watchers, checked against its permissions */
+static void rm_fired(void *arg, const struct snode *n, bool top)
 {
 	struct store_req *r = arg;
 
 	if (!r->tx)
-		watch_fire(r->s, path, !top, NULL);
+		watch_fire(r->s, n->path, !top, n);
 }
 
 static int op_rm(struct store_req *r)

@@ -459,7 +459,7 @@ int sv_set_perms(struct sview *v, struct snode *n, const struct store_perm *p,
 }
 
 static int remove_rec(struct sview *v, struct snode *n, bool top,
-		      void (*cb)(void *, const char *, bool), void *arg)
+		      void (*cb)(void *, const struct snode *, bool), void *arg)
 {
 	struct snode *parent;
 	char *pp;
@@ -492,11 +492,9 @@ static int remove_rec(struct sview *v, struct snode *n, bool top,
 		changed(v, parent, false);
 	}
 	if (cb)
-		cb(arg, n->path, top);
+		cb(arg, n, top);
 	if (v->ovl) {
-		free(n->perms);
-		n->perms = NULL;
-		n->nperms = 0;
+		/* perms stay: commit checks the watchers' read access with them */
 		n->deleted = n->dirty = n->fire = true;
 		n->top_rm = top;
 		return 0;
@@ -510,7 +508,7 @@ static int remove_rec(struct sview *v, struct snode *n, bool top,
 }
 
 int sv_remove(struct sview *v, struct snode *n,
-	      void (*cb)(void *arg, const char *path, bool top), void *arg)
+	      void (*cb)(void *arg, const struct snode *n, bool top), void *arg)
 {
 	return remove_rec(v, n, true, cb, arg);
 }

@@ -89,10 +89,10 @@ int sv_set_value(struct sview *v, struct snode *n, const char *val, uint32_t len
 int sv_set_perms(struct sview *v, struct snode *n, const struct store_perm *p,
 		 uint32_t np);
 
-/* Remove n and everything below it; report each removed path through
- * cb (may be NULL), the top one with top = true. 0 or -ENOMEM. */
+/* Remove n and everything below it; report each node through cb (may be
+ * NULL) just before it goes, the top one with top = true. 0 or -ENOMEM. */
 int sv_remove(struct sview *v, struct snode *n,
-	      void (*cb)(void *arg, const char *path, bool top), void *arg);
+	      void (*cb)(void *arg, const struct snode *n, bool top), void *arg);
 
 /* Free every record of an overlay. */
 void smap_free_overlay(struct smap *m);

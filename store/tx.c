@@ -63,7 +63,7 @@ static void fire_overlay(struct store *s, struct smap *ovl)
 		if (!o->fire)
 			continue;
 		if (o->deleted)
-			watch_fire(s, o->path, !o->top_rm, NULL);
+			watch_fire(s, o->path, !o->top_rm, o);
 		else
 			watch_fire(s, o->path, false, smap_find(&s->base, o->path));
 	}

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store/daemon.h"
@@ -24,16 +25,28 @@ static void usage(FILE *f)
 		STORE_DEFAULT_SOCKET, STORE_DEFAULT_DB);
 }
 
-/* detach after the socket exists, so the parent's exit means "ready" */
+/* Fork before touching the database (SQLite's locks do not survive a
+ * fork); the parent exits once the child reports through a pipe that its
+ * socket is listening, so "parent exited 0" means "ready". Returns the
+ * pipe's write end in the child, or -errno. */
 static int detach(void)
 {
-	pid_t pid = fork();
-	int fd;
+	int fds[2], fd;
+	char status = 1;
+	pid_t pid;
 
+	if (pipe2(fds, O_CLOEXEC))
+		return -errno;
+	pid = fork();
 	if (pid < 0)
 		return -errno;
-	if (pid > 0)
-		_exit(0);
+	if (pid > 0) {
+		close(fds[1]);
+		if (read(fds[0], &status, 1) != 1)
+			status = 1;
+		_exit(status);
+	}
+	close(fds[0]);
 	setsid();
 	fd = open("/dev/null", O_RDWR);
 	if (fd >= 0) {
@@ -41,7 +54,33 @@ static int detach(void)
 		dup2(fd, 1);
 		close(fd);
 	}
-	return 0;
+	return fds[1];
+}
+
+/* tell the waiting parent how start-up went */
+static void report_ready(int fd, bool ok)
+{
+	char status = ok ? 0 : 1;
+
+	if (fd < 0)
+		return;
+	if (write(fd, &status, 1) != 1)
+		log_warn("xvmstored: cannot signal readiness: %s", strerror(errno));
+	close(fd);
+}
+
+/* create the directories above path (mkdir -p of its dirname) */
+static void make_parents(const char *path, mode_t mode)
+{
+	char *dir = strdup(path);
+
+	for (char *p = dir ? dir + 1 : NULL; p && (p = strchr(p, '/')); p++) {
+		*p = '\0';
+		if (mkdir(dir, mode) && errno != EEXIST)
+			log_warn("xvmstored: %s: cannot create: %s", dir, strerror(errno));
+		*p = '/';
+	}
+	free(dir);
 }
 
 int main(int argc, char **argv)
@@ -57,7 +96,7 @@ int main(int argc, char **argv)
 	bool fg = false;
 	struct store s;
 	uint64_t t0;
-	int c, rc, verbose = 0;
+	int c, rc, verbose = 0, ready_fd = -1;
 
 	log_init("xvm", LOG_WARN);
 	while ((c = getopt_long(argc, argv, "s:d:fhv", opts, NULL)) != -1) {
@@ -74,7 +113,13 @@ int main(int argc, char **argv)
 		log_err("xvmstored: unexpected argument '%s'", argv[optind]);
 		return 2;
 	}
+	if (!fg && (ready_fd = detach()) < 0) {
+		log_err("xvmstored: cannot detach: %s", strerror(-ready_fd));
+		return 1;
+	}
 	t0 = now_ns();
+	make_parents(db, 0755);
+	make_parents(sock, 0755);
 	rc = store_init(&s, db);
 	if (!rc)
 		rc = store_listen(&s, sock);
@@ -82,15 +127,12 @@ int main(int argc, char **argv)
 		if (rc == -ENOMEM)
 			log_err("xvmstored: cannot start: %s", strerror(-rc));
 		store_fini(&s);
+		report_ready(ready_fd, false);
 		return 1;
 	}
 	log_info("xvmstored: %llu nodes loaded from %s in %.1f ms; listening on %s",
 		 (unsigned long long)s.base.count, db, (double)(now_ns() - t0) / 1e6, sock);
-	if (!fg && detach()) {
-		log_err("xvmstored: cannot detach: %s", strerror(errno));
-		store_fini(&s);
-		return 1;
-	}
+	report_ready(ready_fd, true);
 	rc = store_run(&s);
 	store_fini(&s);
 	return rc ? 1 : 0;
