@@ -1,4 +1,4 @@
-/* store.c - `xvm store`: read, write, ls, rm, mkdir, watch, chmod, perms, snoop, control. */
+/* store.c - `xvm store`: read, write, ls, rm, mkdir, watch, chmod, perms, snoop, control, introduce. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -25,6 +25,8 @@ static void store_usage(FILE *f)
 		"  perms PATH                print permissions\n"
 		"  snoop [-d DOM] [-p PREFIX]  print every operation as it happens\n"
 		"  control ARG...            daemon control (help, stats, quota, check)\n"
+		"  introduce DOMID           create the domain's socket (SOCKET.DOMID)\n"
+		"  release DOMID             remove it and drop the domain's connections\n"
 		"The socket is $XVM_STORE_SOCKET, $XENSTORED_PATH or %s.\n",
 		STORE_DEFAULT_SOCKET);
 }
@@ -330,6 +332,31 @@ static int st_control(struct store_client *c, int argc, char **argv)
 	return 0;
 }
 
+/* introduce/release DOMID: the domain's socket appears/disappears */
+static int st_domain(struct store_client *c, int argc, char **argv, bool introduce)
+{
+	uint64_t id;
+	int rc;
+
+	if (argc != 1 || parse_uint(argv[0], 1, 0x7fef, &id)) {
+		log_err("store %s: expected a domain id (1-32751)",
+			introduce ? "introduce" : "release");
+		return 2;
+	}
+	rc = introduce ? store_introduce(c, (uint32_t)id) : store_release(c, (uint32_t)id);
+	return rc ? fail(argv[0], rc) : 0;
+}
+
+static int st_introduce(struct store_client *c, int argc, char **argv)
+{
+	return st_domain(c, argc, argv, true);
+}
+
+static int st_release(struct store_client *c, int argc, char **argv)
+{
+	return st_domain(c, argc, argv, false);
+}
+
 static int st_mkdir(struct store_client *c, int argc, char **argv)
 {
 	return st_each(c, argc, argv, store_mkdir);
@@ -347,7 +374,8 @@ static const struct {
 	{ "read", st_read }, { "write", st_write }, { "ls", st_ls },
 	{ "rm", st_rm }, { "mkdir", st_mkdir }, { "watch", st_watch },
 	{ "chmod", st_chmod }, { "perms", st_perms }, { "snoop", st_snoop },
-	{ "control", st_control },
+	{ "control", st_control }, { "introduce", st_introduce },
+	{ "release", st_release },
 };
 
 int cmd_store(int argc, char **argv)

@@ -376,3 +376,21 @@ int store_control(struct store_client *c, const char *const *argv, int argc, cha
 {
 	return request_args(c, XS_CONTROL, 0, argv, argc, NULL, 0, reply, NULL);
 }
+
+int store_introduce(struct store_client *c, uint32_t domid)
+{
+	char id[16];
+	const char *args[] = { id, "0", "0" }; /* no ring page, no event channel */
+
+	snprintf(id, sizeof(id), "%u", domid);
+	return request_args(c, XS_INTRODUCE, 0, args, 3, NULL, 0, NULL, NULL);
+}
+
+int store_release(struct store_client *c, uint32_t domid)
+{
+	char id[16];
+	const char *arg = id;
+
+	snprintf(id, sizeof(id), "%u", domid);
+	return request_args(c, XS_RELEASE, 0, &arg, 1, NULL, 0, NULL, NULL);
+}

@@ -57,6 +57,10 @@ int store_read_event(struct store_client *c, int timeout_ms, char **path, char *
 int store_tx_start(struct store_client *c, uint32_t *tx);
 /* commit (true) or abort; -EAGAIN when the commit conflicted */
 int store_tx_end(struct store_client *c, uint32_t tx, bool commit);
+/* Make domid known (creating its socket, see store_domain_socket()) or
+ * forget it (closing its connections). Privileged connections only. */
+int store_introduce(struct store_client *c, uint32_t domid);
+int store_release(struct store_client *c, uint32_t domid);
 /* XS_CONTROL with the given arguments; the reply text is malloc'd. */
 int store_control(struct store_client *c, const char *const *argv, int argc, char **reply);
 /* Wait for the next unsolicited message of any type (snoop records). */

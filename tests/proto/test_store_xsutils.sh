@@ -69,6 +69,18 @@ ok "$(awk 'NR > 1 {print $5, $6, $7, $8}' "$TMP/snoop.out" | tr '\n' ';')" \
    "WRITE /sn/x 5 OK;READ /sn/missing 0 ENOENT;" "xvm store snoop records (prefix filter)"
 ok "$(head -1 "$TMP/snoop.out" | awk '{print $1, $5, $8}')" "TIME OP RESULT" "snoop header"
 
+# an unprivileged domain through its own socket, with the same tools
+"$XVM" store introduce 5; ok $? 0 "xvm store introduce"
+"$XVM" store mkdir /local/domain/5 && "$XVM" store chmod /local/domain/5 n5
+xenstore-write /secret s
+XENSTORED_PATH=$TMP/sock.5 xenstore-write name guest5; ok $? 0 "domain 5 writes a relative path"
+ok "$(xenstore-read /local/domain/5/name)" guest5 "relative to /local/domain/5"
+ok "$("$XVM" store perms /local/domain/5/name)" n5 "domain 5 owns what it created"
+XENSTORED_PATH=$TMP/sock.5 xenstore-read /secret 2>/dev/null; ok $? 1 "domain 5 cannot read /secret"
+XENSTORED_PATH=$TMP/sock.5 xenstore-write /local/domain/0/x 1 2>/dev/null; ok $? 1 "nor write elsewhere"
+"$XVM" store release 5; ok $? 0 "xvm store release"
+[ -e "$TMP/sock.5" ]; ok $? 1 "release removed the domain socket"
+
 kill -0 $PID 2>/dev/null; ok $? 0 "daemon still running"
 echo "xenstore-utils: $fails failures"
 [ "$fails" = 0 ]
