@@ -216,5 +216,7 @@ int test_irq(struct guest *g);
 int test_smp(struct guest *g);
 int test_pci(struct guest *g);
 int test_fault(struct guest *g);
+int test_blk(struct guest *g);       /* t_blk.c */
+int test_blkbench(struct guest *g);
 
 #endif

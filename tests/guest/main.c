@@ -20,7 +20,9 @@ static const struct {
     { "irq", test_irq, false },
     { "smp", test_smp, false },
     { "pci", test_pci, false },
+    { "blk", test_blk, false },
     { "fault", test_fault, true },   /* checks the exception path itself */
+    { "blkbench", test_blkbench, true },
 };
 
 /* Run state. Globals because the ring-0 fault path (xt_fault) must report
