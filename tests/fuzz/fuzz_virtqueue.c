@@ -3,7 +3,7 @@
  * Input layout (all of it optional; missing bytes read as zero):
  *   [0]      queue size = 1 << (b & 7); bit 3 event idx; bit 4 indirect;
  *            bit 5 take the ring addresses from [2..7] instead of defaults
- *   [1]      number of script steps (b & 63) + 1
+ *   [1]      number of script steps (b & 63) + 1; bit 6: size + 1
  *   [2..7]   le16 desc, avail, used offsets (may be unaligned or hang off RAM)
  *   [8..15]  the script: one byte per step, cycled (see run_step)
  *   [16..]   copied into guest RAM at 0: with default addresses the avail
@@ -93,9 +93,14 @@ static bool run_step(const struct guestmem *gm, struct virtqueue *vq, struct vq_
 		} else {
 			ASSERT(vq->last_avail == before);
 		}
-		if (rc == -EIO) {
+		if (rc == -EIO) { /* broken: nothing works until vq_reset */
+			uint16_t used = vq->used_idx;
+
 			ASSERT(vq->broken && vq->why);
 			ASSERT(vq_pop(vq, e) == -EIO);
+			vq_push(vq, 0, 0);
+			ASSERT(vq->used_idx == used);
+			ASSERT(!vq_should_notify(vq) && !vq_set_notify(vq, true));
 			alive = false;
 		}
 		break;
@@ -104,6 +109,12 @@ static bool run_step(const struct guestmem *gm, struct virtqueue *vq, struct vq_
 		break;
 	default:
 		(void)vq_should_notify(vq);
+		if (op & 4) { /* a completion for a head no chain has: dropped */
+			uint16_t used = vq->used_idx;
+
+			vq_push(vq, (uint16_t)(vq->size + (op >> 3)), 0);
+			ASSERT(vq->used_idx == used);
+		}
 		break;
 	}
 	return alive;
@@ -127,7 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > FZ_HDR)
 		memcpy(gm.host, data + FZ_HDR, size - FZ_HDR > FZ_RAM ? FZ_RAM : size - FZ_HDR);
 	vq_init(&vq, &gm);
-	vq.size = (uint16_t)(1u << (hdr[0] & 7));
+	vq.size = (uint16_t)((1u << (hdr[0] & 7)) + !!(hdr[1] & 64)); /* maybe not 2^n */
 	vq.event_idx = hdr[0] & 8;
 	vq.indirect = hdr[0] & 16;
 	vq.desc_gpa = hdr[0] & 32 ? le16_at(hdr + 2) : FZ_DESC;
@@ -136,8 +147,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = vq_enable(&vq);
 	ASSERT(rc == 0 || rc == -EINVAL);
 	ASSERT(vq.enabled == !rc);
-	if (!(hdr[0] & 32))
+	if (!(hdr[0] & 32) && !(hdr[1] & 64))
 		ASSERT(rc == 0);
+	if (hdr[1] & 64 && vq.size > 2)
+		ASSERT(rc == -EINVAL);
 	steps = (hdr[1] & 63) + 1u;
 	for (unsigned i = 0; i < steps; i++) {
 		if (!run_step(&gm, &vq, &e, hdr[8 + i % 8]))

@@ -8,14 +8,15 @@ DESC, NEXT, WRITE, INDIRECT = 0x110, 1, 2, 4
 
 
 def seed(log2size, flags, ops, heads, descs, tables=(), avail_idx=None, addrs=None,
-         steps=None):
+         steps=None, odd_size=False):
     """heads: avail ring entries; descs: {index: (addr, len, flags, next)};
     tables: [(gpa, [(addr, len, flags, next), ...])]; flags: 8 event idx,
-    16 indirect, 32 custom addresses (addrs = (desc, avail, used))."""
+    16 indirect, 32 custom addresses (addrs = (desc, avail, used));
+    odd_size: size + 1 (not a power of two)."""
     size = 1 << log2size
     hdr = bytearray(16)
     hdr[0] = log2size | flags | (32 if addrs else 0)
-    hdr[1] = (steps if steps is not None else len(ops)) - 1
+    hdr[1] = (steps if steps is not None else len(ops)) - 1 | (64 if odd_size else 0)
     if addrs:
         hdr[2:8] = struct.pack('<HHH', *addrs)
     hdr[8:8 + len(ops)] = bytes(ops)
@@ -57,6 +58,8 @@ def seeds():
     yield 'outside', seed(3, 0, [0], [0], {0: (0xfff0, 0x20, 0, 0)})
     yield 'jump', seed(3, 0, [0], [0], {0: (0x2000, 4, 0, 0)}, avail_idx=9)
     yield 'bad-addrs', seed(3, 0, [0], [0], {}, addrs=(0x118, 0x1, 0x1002))
+    yield 'bad-size', seed(3, 0, [0, 3], [0], {0: (0x2000, 4, 0, 0)}, odd_size=True)
+    yield 'bogus-push', seed(3, 0, [0, 0x2f, 0x07], [0], {0: (0x2000, 4, WRITE, 0)})
     yield 'addrs', seed(3, 8, [0, 0, 2, 3], [0, 0], {0: (0x2000, 4, 0, 0)},
                         addrs=(DESC, 0, 0x1000))
 
