@@ -12,6 +12,7 @@
 
 #include "arch/x86/acpi_aml.h"
 #include "xvm/acpi.h"
+#include "xvm/iobus.h"  /* io_put/io_get: little-endian fields */
 
 #define ACPI_HDR_LEN 36
 #define RSDP_LEN 36
@@ -56,24 +57,6 @@ struct acpi_ctx {
 	char oem_id[6];
 };
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* Byte that makes the sum of p[0..len) zero once stored in its place
  * (the place must hold 0 while summing). */
 static uint8_t acpi_csum(const uint8_t *p, size_t len)
@@ -106,21 +89,20 @@ static void acpi_header(const struct acpi_ctx *c, uint8_t *t, const char *sig,
 			uint32_t len, uint8_t rev)
 {
 	memcpy(t, sig, 4);
-	put32(t + 4, len);
+	io_put(t + 4, 4, len);
 	t[8] = rev;
 	t[9] = 0;
 	memcpy(t + 10, c->oem_id, 6);
 	memcpy(t + 16, "XVM ", 4);   /* OEM table id: "XVM " + signature */
 	memcpy(t + 20, sig, 4);
-	put32(t + 24, 1);            /* OEM revision */
+	io_put(t + 24, 4, 1);            /* OEM revision */
 	memcpy(t + 28, "XVM ", 4);   /* creator id */
-	put32(t + 32, 1);            /* creator revision */
+	io_put(t + 32, 4, 1);            /* creator revision */
 }
 
 static void acpi_seal(uint8_t *t)
 {
-	uint32_t len = (uint32_t)t[4] | (uint32_t)t[5] << 8 |
-		       (uint32_t)t[6] << 16 | (uint32_t)t[7] << 24;
+	uint32_t len = (uint32_t)io_get(t + 4, 4);
 
 	t[9] = 0;
 	t[9] = acpi_csum(t, len);
@@ -132,7 +114,7 @@ static void acpi_gas(uint8_t *p, uint8_t width, uint8_t access, uint64_t addr)
 	p[1] = width;
 	p[2] = 0;
 	p[3] = access;
-	put64(p + 4, addr);
+	io_put(p + 4, 8, addr);
 }
 
 /* FACS: no firmware waking vector, no S4BIOS; the global lock word lives
@@ -146,7 +128,7 @@ static long acpi_build_facs(struct acpi_ctx *c)
 		return off;
 	t = c->buf + off;
 	memcpy(t, "FACS", 4);
-	put32(t + 4, FACS_LEN);
+	io_put(t + 4, 4, FACS_LEN);
 	t[32] = 2;                   /* version */
 	return off;
 }
@@ -223,25 +205,25 @@ static long acpi_build_fadt(struct acpi_ctx *c, long facs, long dsdt)
 		return off;
 	t = c->buf + off;
 	acpi_header(c, t, "FACP", FADT_LEN, FADT_REVISION);
-	put32(t + 36, acpi_gpa32(c, facs));          /* FIRMWARE_CTRL */
-	put32(t + 40, acpi_gpa32(c, dsdt));          /* DSDT */
-	put16(t + 46, ACPI_SCI_IRQ);                 /* SCI_INT */
-	put32(t + 48, 0);   /* SMI_CMD 0: always in ACPI mode, no switch */
-	put32(t + 56, ACPI_PM1A_EVT_PORT);           /* PM1a_EVT_BLK */
-	put32(t + 64, ACPI_PM1A_CNT_PORT);           /* PM1a_CNT_BLK */
-	put32(t + 76, ACPI_PM_TMR_PORT);             /* PM_TMR_BLK */
+	io_put(t + 36, 4, acpi_gpa32(c, facs));      /* FIRMWARE_CTRL */
+	io_put(t + 40, 4, acpi_gpa32(c, dsdt));      /* DSDT */
+	io_put(t + 46, 2, ACPI_SCI_IRQ);             /* SCI_INT */
+	io_put(t + 48, 4, 0);   /* SMI_CMD 0: always in ACPI mode, no switch */
+	io_put(t + 56, 4, ACPI_PM1A_EVT_PORT);       /* PM1a_EVT_BLK */
+	io_put(t + 64, 4, ACPI_PM1A_CNT_PORT);       /* PM1a_CNT_BLK */
+	io_put(t + 76, 4, ACPI_PM_TMR_PORT);         /* PM_TMR_BLK */
 	t[88] = 4;                                   /* PM1_EVT_LEN */
 	t[89] = 2;                                   /* PM1_CNT_LEN */
 	t[91] = 4;                                   /* PM_TMR_LEN */
-	put16(t + 96, 101);   /* P_LVL2_LAT > 100: no C2 */
-	put16(t + 98, 1001);  /* P_LVL3_LAT > 1000: no C3 */
-	put16(t + 109, IAPC_VGA_NOT_PRESENT | IAPC_CMOS_RTC_NOT_PRESENT);
-	put32(t + 112, FADT_F_WBINVD | FADT_F_PROC_C1 | FADT_F_SLP_BUTTON |
-			       FADT_F_FIX_RTC | FADT_F_RESET_REG_SUP);
+	io_put(t + 96, 2, 101);   /* P_LVL2_LAT > 100: no C2 */
+	io_put(t + 98, 2, 1001);  /* P_LVL3_LAT > 1000: no C3 */
+	io_put(t + 109, 2, IAPC_VGA_NOT_PRESENT | IAPC_CMOS_RTC_NOT_PRESENT);
+	io_put(t + 112, 4, FADT_F_WBINVD | FADT_F_PROC_C1 | FADT_F_SLP_BUTTON |
+				   FADT_F_FIX_RTC | FADT_F_RESET_REG_SUP);
 	acpi_gas(t + 116, 8, GAS_ACCESS_BYTE, ACPI_RESET_PORT); /* RESET_REG */
 	t[128] = ACPI_RESET_VALUE;
 	t[131] = 0;                                  /* FADT minor version */
-	put64(t + 140, c->gpa + (uint64_t)dsdt);     /* X_DSDT */
+	io_put(t + 140, 8, c->gpa + (uint64_t)dsdt); /* X_DSDT */
 	acpi_gas(t + 148, 32, GAS_ACCESS_WORD, ACPI_PM1A_EVT_PORT);
 	acpi_gas(t + 172, 16, GAS_ACCESS_WORD, ACPI_PM1A_CNT_PORT);
 	acpi_gas(t + 208, 32, GAS_ACCESS_DWORD, ACPI_PM_TMR_PORT);
@@ -263,8 +245,8 @@ static void madt_iso(uint8_t *p, uint8_t irq, uint32_t gsi, uint16_t flags)
 	p = madt_entry(p, MADT_ISO, 10);
 	p[0] = 0;                    /* bus: ISA */
 	p[1] = irq;
-	put32(p + 2, gsi);
-	put16(p + 6, flags);
+	io_put(p + 2, 4, gsi);
+	io_put(p + 6, 2, flags);
 }
 
 static long acpi_build_madt(struct acpi_ctx *c, unsigned ncpus)
@@ -277,20 +259,20 @@ static long acpi_build_madt(struct acpi_ctx *c, unsigned ncpus)
 		return off;
 	t = c->buf + off;
 	acpi_header(c, t, "APIC", (uint32_t)len, MADT_REVISION);
-	put32(t + 36, (uint32_t)LAPIC_ADDR);
-	put32(t + 40, MADT_PCAT_COMPAT);
+	io_put(t + 36, 4, (uint32_t)LAPIC_ADDR);
+	io_put(t + 40, 4, MADT_PCAT_COMPAT);
 	p = t + 44;
 	for (unsigned i = 0; i < ncpus; i++, p += 8) {
 		uint8_t *e = madt_entry(p, MADT_LAPIC, 8);
 
 		e[0] = (uint8_t)i;           /* ACPI processor UID */
 		e[1] = (uint8_t)i;           /* APIC id = vCPU index */
-		put32(e + 2, MADT_LAPIC_ENABLED);
+		io_put(e + 2, 4, MADT_LAPIC_ENABLED);
 	}
 	madt_entry(p, MADT_IOAPIC, 12);
 	p[2] = 0;                            /* IOAPIC id */
-	put32(p + 4, (uint32_t)IOAPIC_ADDR);
-	put32(p + 8, 0);                     /* GSI base */
+	io_put(p + 4, 4, (uint32_t)IOAPIC_ADDR);
+	io_put(p + 8, 4, 0);                     /* GSI base */
 	p += 12;
 	madt_iso(p, 0, 2, 0);                /* PIT IRQ0 is wired to pin 2 */
 	p += 10;
@@ -299,7 +281,7 @@ static long acpi_build_madt(struct acpi_ctx *c, unsigned ncpus)
 	p += 10;
 	madt_entry(p, MADT_LAPIC_NMI, 6);
 	p[2] = 0xff;                         /* all processors */
-	put16(p + 3, 0);
+	io_put(p + 3, 2, 0);
 	p[5] = 1;                            /* LINT1 */
 	acpi_seal(t);
 	return off;
@@ -317,8 +299,8 @@ static long acpi_build_mcfg(struct acpi_ctx *c, const struct acpi_config *cfg)
 	t = c->buf + off;
 	acpi_header(c, t, "MCFG", (uint32_t)len, 1);
 	e = t + ACPI_HDR_LEN + 8;            /* after 8 reserved bytes */
-	put64(e, cfg->pci_ecam_base);
-	put16(e + 8, 0);                     /* PCI segment group */
+	io_put(e, 8, cfg->pci_ecam_base);
+	io_put(e + 8, 2, 0);                     /* PCI segment group */
 	e[10] = 0;                           /* start bus */
 	e[11] = cfg->pci_bus_end;
 	acpi_seal(t);
@@ -336,7 +318,8 @@ static long acpi_build_xsdt(struct acpi_ctx *c, const long *tables, unsigned n)
 	t = c->buf + off;
 	acpi_header(c, t, "XSDT", (uint32_t)len, 1);
 	for (unsigned i = 0; i < n; i++)
-		put64(t + ACPI_HDR_LEN + 8 * i, c->gpa + (uint64_t)tables[i]);
+		io_put(t + ACPI_HDR_LEN + 8 * i, 8,
+		       c->gpa + (uint64_t)tables[i]);
 	acpi_seal(t);
 	return off;
 }
@@ -348,9 +331,9 @@ static void acpi_build_rsdp(struct acpi_ctx *c, long rsdp, long xsdt)
 	memcpy(t, "RSD PTR ", 8);
 	memcpy(t + 9, c->oem_id, 6);
 	t[15] = 2;                          /* revision: ACPI 2.0+ */
-	put32(t + 16, 0);                   /* no RSDT: the XSDT is used */
-	put32(t + 20, RSDP_LEN);
-	put64(t + 24, c->gpa + (uint64_t)xsdt);
+	io_put(t + 16, 4, 0);                   /* no RSDT: the XSDT is used */
+	io_put(t + 20, 4, RSDP_LEN);
+	io_put(t + 24, 8, c->gpa + (uint64_t)xsdt);
 	t[8] = acpi_csum(t, 20);            /* ACPI 1.0 part */
 	t[32] = acpi_csum(t, RSDP_LEN);     /* whole structure */
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "arch/x86/acpi_aml.h"
+#include "xvm/iobus.h"  /* io_put: little-endian fields */
 
 /* AML opcodes used here (ACPI 6, 20.3). */
 enum {
@@ -128,8 +129,7 @@ static void aml_le(struct aml *a, uint8_t prefix, uint64_t v, unsigned n)
 	uint8_t b[9];
 
 	b[0] = prefix;
-	for (unsigned i = 0; i < n; i++)
-		b[1 + i] = (uint8_t)(v >> (8 * i));
+	io_put(b + 1, n, v);
 	aml_bytes(a, b, 1 + n);
 }
 
@@ -346,12 +346,6 @@ static uint8_t *res_put(struct aml_res *r, size_t n)
 	return p;
 }
 
-static void res_le(uint8_t *p, uint64_t v, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 void aml_res_io(struct aml_res *r, uint16_t min, uint16_t max, uint8_t align,
 		uint8_t len)
 {
@@ -361,8 +355,8 @@ void aml_res_io(struct aml_res *r, uint16_t min, uint16_t max, uint8_t align,
 		return;
 	p[0] = RES_IO;
 	p[1] = 1;                       /* 16-bit decode */
-	res_le(p + 2, min, 2);
-	res_le(p + 4, max, 2);
+	io_put(p + 2, 2, min);
+	io_put(p + 4, 2, max);
 	p[6] = align;
 	p[7] = len;
 }
@@ -379,7 +373,7 @@ void aml_res_irq(struct aml_res *r, unsigned irq)
 	if (!p)
 		return;
 	p[0] = RES_IRQ;
-	res_le(p + 1, 1u << irq, 2);
+	io_put(p + 1, 2, 1u << irq);
 }
 
 void aml_res_interrupt(struct aml_res *r, uint32_t gsi, int level,
@@ -390,12 +384,12 @@ void aml_res_interrupt(struct aml_res *r, uint32_t gsi, int level,
 	if (!p)
 		return;
 	p[0] = RES_EXT_IRQ;
-	res_le(p + 1, 6, 2);
+	io_put(p + 1, 2, 6);
 	/* bit 0 consumer, 1 edge, 2 active low, 3 shared */
 	p[3] = (uint8_t)(1 | (level ? 0 : 2) | (active_low ? 4 : 0) |
 			 (shared ? 8 : 0));
 	p[4] = 1;                       /* one interrupt */
-	res_le(p + 5, gsi, 4);
+	io_put(p + 5, 4, gsi);
 }
 
 /* Word, DWord or QWord address space descriptor: w is the field width in
@@ -416,13 +410,13 @@ static void res_addr(struct aml_res *r, unsigned w, uint8_t space,
 	if (!p)
 		return;
 	p[0] = tag[w];
-	res_le(p + 1, 3 + 5 * w, 2);
+	io_put(p + 1, 2, 3 + 5 * w);
 	p[3] = space;
 	p[4] = RES_MIN_FIXED | RES_MAX_FIXED;  /* producer, positive decode */
 	p[5] = type_flags;
-	res_le(p + 6 + w, min, w);
-	res_le(p + 6 + 2 * w, max, w);
-	res_le(p + 6 + 4 * w, max - min + 1, w);
+	io_put(p + 6 + w, w, min);
+	io_put(p + 6 + 2 * w, w, max);
+	io_put(p + 6 + 4 * w, w, max - min + 1);
 }
 
 void aml_res_word_bus(struct aml_res *r, uint16_t min, uint16_t max)
