@@ -103,7 +103,8 @@ static int blk_open(struct guest *g)
                      (1ULL << VIRTIO_F_EVENT_IDX) | (1ULL << F_RO) | (1ULL << F_FLUSH) | (1ULL << F_WZ),
                      MEM_BASE);
     if (rc < 0) {
-        xt_note(" init=%d", rc);
+        xt_note(" init=%d bdf=0x%x common=0x%lx notify=0x%lx device=0x%lx cmd=0x%x", rc, bdf,
+                blk.common, blk.notify, blk.device, pci_cfg_read32((uint32_t)bdf, 4) & 0xffff);
         return XT_FAIL;
     }
     capacity = virtio_cfg32(&blk, 0) | (uint64_t)virtio_cfg32(&blk, 4) << 32;

@@ -44,13 +44,24 @@ int virtio_find(uint16_t devid, int n)
     return -1;
 }
 
+/* Firmware that leaves a BAR unassigned (qboot does with 64-bit ones) gets it
+ * placed here, 1 MiB per device: above every VMM's ECAM, below the IOAPIC. */
+#define BAR_FALLBACK_BASE 0xe8000000ULL
+
 static uint64_t bar_addr(uint32_t bdf, unsigned bar)
 {
-    uint32_t lo = pci_cfg_read32(bdf, 0x10 + 4 * bar);
+    uint32_t off = 0x10 + 4 * bar, lo = pci_cfg_read32(bdf, off);
+    bool is64 = (lo & 0x6) == 0x4;
     uint64_t a = lo & ~0xfu;
 
-    if ((lo & 0x6) == 0x4)
-        a |= (uint64_t)pci_cfg_read32(bdf, 0x14 + 4 * bar) << 32;
+    if (is64)
+        a |= (uint64_t)pci_cfg_read32(bdf, off + 4) << 32;
+    if (a || (lo & 1))
+        return a;
+    a = BAR_FALLBACK_BASE + ((uint64_t)(bdf & 0xff) << 20);
+    pci_cfg_write32(bdf, off, (uint32_t)a);
+    if (is64)
+        pci_cfg_write32(bdf, off + 4, 0);
     return a;
 }
 
