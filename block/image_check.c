@@ -130,8 +130,8 @@ static int count_l1(struct counter *c, uint64_t l1_off, uint32_t l1_size, bool a
 	uint64_t *l1 = NULL;
 	int rc;
 
-	if (l1_off & (c->q->cs - 1))
-		return problem(c, "misaligned L1 table", l1_off, l1_size), 0;
+	if ((l1_off & (c->q->cs - 1)) || (l1_off + (uint64_t)l1_size * 8 + c->q->cs - 1) / c->q->cs > c->n)
+		return problem(c, "bad L1 table", l1_off, l1_size), 0;
 	ref(c, l1_off, (uint64_t)l1_size * 8);
 	if (active) {
 		l1 = c->q->l1;

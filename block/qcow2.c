@@ -9,6 +9,8 @@
 #include "block/qcow2.h"
 #include "xvm/log.h"
 
+#define ALIGN_UP_CS(x, bits) (((x) + (1ULL << (bits)) - 1) & ~((1ULL << (bits)) - 1))
+
 static void qcow2_free(struct qcow2 *q)
 {
 	for (int i = 0; i < QCOW2_L2_CACHE; i++)
@@ -106,6 +108,12 @@ static int load_meta(struct blk_node *n, struct qcow2 *q, uint64_t fsize)
 	if (!n->readonly && (why = write_blocker(&q->h))) {
 		log_err("open %s: %s", n->path, why);
 		return -EROFS;
+	}
+	if (q->h.l1_off + (uint64_t)q->h.l1_size * 8 > ALIGN_UP_CS(fsize, q->h.cluster_bits) ||
+	    q->h.rt_off + ((uint64_t)q->h.rt_clusters << q->h.cluster_bits) >
+		    ALIGN_UP_CS(fsize, q->h.cluster_bits)) {
+		log_err("open %s: corrupt qcow2 header: tables past the end of the file", n->path);
+		return -EINVAL;
 	}
 	q->cs = 1u << q->h.cluster_bits;
 	q->l2_entries = q->cs / 8;

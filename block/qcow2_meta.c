@@ -89,6 +89,10 @@ static int check_fields(const struct qcow2_hdr *h, const char **why)
 		*why = "bad refcount table";
 		return -EINVAL;
 	}
+	if (h->nb_snapshots > 65536 || (h->nb_snapshots && (h->snapshots_off & 7))) {
+		*why = "bad snapshot table";
+		return -EINVAL;
+	}
 	if (h->refcount_order > 6) {
 		*why = "bad refcount order";
 		return -EINVAL;
