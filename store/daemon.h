@@ -47,6 +47,8 @@ struct store_dom {
 	struct store_dom *next;
 	uint32_t id;
 	uint32_t nodes;        /* nodes owned (perms[0].dom) */
+	uint32_t target;       /* SET_TARGET: also acts as this domain */
+	bool has_target;
 	bool introduced;
 	int listen_fd;         /* its socket, -1 when none */
 	char *sock_path;
@@ -127,6 +129,10 @@ int store_domain_listen(struct store *s, struct store_dom *d);
 void store_domain_unlisten(struct store *s, struct store_dom *d);
 /* server.c: drop every connection bound to domain id. */
 void store_drop_domain_conns(struct store *s, uint32_t id);
+
+/* ops.c: the access (STORE_PERM_* bits) connection c has on node n:
+ * everything when privileged, else its domain's (or its target's) rights. */
+uint32_t conn_access(struct store *s, const struct store_conn *c, const struct snode *n);
 
 /* watch.c */
 /* Fire watches for a change at path (canonical). exact: only watches on

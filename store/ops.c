@@ -32,9 +32,22 @@ static void reply_str(struct store_req *r, const char *s)
 	reply(r, s, (uint32_t)strlen(s) + 1);
 }
 
+uint32_t conn_access(struct store *s, const struct store_conn *c, const struct snode *n)
+{
+	uint32_t a;
+
+	if (c->priv)
+		return STORE_PERM_READ | STORE_PERM_WRITE;
+	a = perm_access(n->perms, n->nperms, c->domid);
+	for (struct store_dom *d = s->doms; d; d = d->next)
+		if (d->id == c->domid && d->has_target)
+			a |= perm_access(n->perms, n->nperms, d->target);
+	return a;
+}
+
 static bool can(const struct store_req *r, const struct snode *n, uint32_t mode)
 {
-	return r->c->priv || (perm_access(n->perms, n->nperms, r->c->domid) & mode) == mode;
+	return (conn_access(r->s, r->c, n) & mode) == mode;
 }
 
 /* the node at r->path, readable by the caller: 0, -ENOENT or -EACCES */
@@ -402,6 +415,38 @@ static int op_is_introduced(struct store_req *r)
 	return 0;
 }
 
+/* a device-model domain acting for another: it gets the target's rights */
+static int op_set_target(struct store_req *r)
+{
+	struct store_dom *d;
+	uint32_t id, target;
+
+	if (parse_domid(r->argv[0], &id) || parse_domid(r->argv[1], &target) || id == 0)
+		return -EINVAL;
+	d = store_domain(r->s, id);
+	if (!d)
+		return -ENOMEM;
+	d->target = target;
+	d->has_target = true;
+	reply_str(r, "OK");
+	return 0;
+}
+
+/* Xen clears a domain's "shutting down" mark; we only check it exists */
+static int op_resume(struct store_req *r)
+{
+	struct store_dom *d;
+	uint32_t id;
+
+	if (parse_domid(r->argv[0], &id))
+		return -EINVAL;
+	d = id ? store_domain(r->s, id) : NULL;
+	if (id && (!d || !d->introduced))
+		return -ENOENT;
+	reply_str(r, "OK");
+	return 0;
+}
+
 static int op_reset_watches(struct store_req *r)
 {
 	watch_free_all(r->c);
@@ -430,6 +475,8 @@ static const struct op ops[XS_TYPE_COUNT] = {
 	[XS_RM] = { op_rm, F_PATH, 1 },
 	[XS_SET_PERMS] = { op_set_perms, F_PATH, 2 },
 	[XS_IS_DOMAIN_INTRODUCED] = { op_is_introduced, 0, 1 },
+	[XS_RESUME] = { op_resume, F_PRIV, 1 },
+	[XS_SET_TARGET] = { op_set_target, F_PRIV, 2 },
 	[XS_RESET_WATCHES] = { op_reset_watches, 0, 0 },
 	[XS_DIRECTORY_PART] = { op_directory_part, F_PATH, 2 },
 };

@@ -104,8 +104,7 @@ void watch_fire(struct store *s, const char *path, bool exact, const struct snod
 	for (struct store_conn *c = s->conns; c; c = c->next) {
 		if (c->dead || !c->watches)
 			continue;
-		if (n && !c->priv &&
-		    !(perm_access(n->perms, n->nperms, c->domid) & STORE_PERM_READ))
+		if (n && !(conn_access(s, c, n) & STORE_PERM_READ))
 			continue;
 		for (struct store_watch *w = c->watches; w; w = w->next)
 			if (watch_matches(w->path, path, exact))
