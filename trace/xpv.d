@@ -27,6 +27,15 @@ provider xpv {
 	/* ACPI PM events: event is "poweroff", "reset", "sleep" or "pwrbtn" */
 	probe acpi__pm(int domid, char *event, unsigned int value);
 
+	/* virtio devices: a queue kick reached the device (ioeventfd), an
+	   interrupt was sent (vector 0xffff: INTx) */
+	probe virtio__notify(int domid, char *dev, int queue);
+	probe virtio__irq(int domid, char *dev, int queue, int vector);
+	/* virtio-blk requests: op is VIRTIO_BLK_T_* (0 read, 1 write, 4 flush,
+	   8 get-id, 11 discard, 13 write-zeroes); rc 0 or -errno */
+	probe blk__req__start(int domid, char *disk, int op, unsigned long long sector, unsigned int bytes);
+	probe blk__req__done(int domid, char *disk, int op, unsigned long long sector, unsigned int bytes, int rc, unsigned long long latency_ns);
+
 	/* store (xvmstored) */
 	probe store__op__start(int conn, int domid, char *op, char *path, unsigned int tx);
 	/* six arguments: bpftrace reads at most arg0..arg5 of a USDT probe */

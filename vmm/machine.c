@@ -16,7 +16,12 @@
  * can fail on bad input. */
 static int machine_platform(struct machine *m, struct machine_config *cfg)
 {
-	struct acpi_config acfg = { .ncpus = m->vm->nvcpus };
+	struct acpi_config acfg = {
+		.ncpus = m->vm->nvcpus,
+		.pci_mmio_base = PCI_MMIO_BASE,
+		.pci_mmio_size = PCI_MMIO_END - PCI_MMIO_BASE,
+		.pci_ecam_base = PCI_ECAM_BASE,
+	};
 	void *tables = gm_ptr(&m->vm->mem, ACPI_TABLES_GPA, ACPI_TABLES_MAX);
 	int rc;
 
