@@ -37,6 +37,7 @@ static const char run_usage[] =
 "  -n, --vcpus N         virtual CPUs (default 1)\n"
 "  -d, --disk SPEC      a virtio-blk disk (repeatable, up to 8):\n"
 "                        PATH[,format=raw|qcow2][,readonly][,id=NAME][,queues=N]\n"
+"                        [,poll=US] (ring polling after a batch, default 64)\n"
 "      --console KIND    stdio (default; Ctrl-] quits), file:PATH, pty, null\n"
 "      --name NAME       domain name for logs and probes\n"
 "  -v, --verbose         more log lines (repeat for debug)\n"

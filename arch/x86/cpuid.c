@@ -76,6 +76,7 @@ static void cpuid_fix_topology(struct kvm_cpuid_entry2 *e, unsigned id,
 
 	switch (e->function) {
 	case 1:
+		e->ecx |= 1u << 31; /* hypervisor present (KVM on SVM leaves it clear) */
 		e->ebx = (e->ebx & 0x0000ffffu) | (id << 24) |
 			 ((ncpus > 255 ? 255 : ncpus) << 16);
 		if (ncpus > 1)

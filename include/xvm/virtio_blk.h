@@ -21,9 +21,11 @@ struct vblk_opts {
 	struct blk_opts image;   /* path, format, readonly */
 	const char *id;          /* serial returned by GET_ID (<= 20 bytes) */
 	unsigned queues;         /* 1..16 (0: 1) */
+	unsigned poll_us;        /* ring polling after a batch; VBLK_POLL_DEFAULT: 64 */
 };
+#define VBLK_POLL_DEFAULT (~0u)
 
-/* Parse "PATH[,format=raw|qcow2][,readonly][,id=NAME][,queues=N]" (the
+/* Parse "PATH[,format=raw|qcow2][,readonly][,id=NAME][,queues=N][,poll=US]" (the
  * --disk option) into o; strings point into a copy owned by the caller's
  * buf (at least strlen(spec)+1 bytes). 0 or -EINVAL (logged). */
 int vblk_parse(const char *spec, char *buf, struct vblk_opts *o);
