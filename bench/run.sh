@@ -69,3 +69,6 @@ echo "* QEMU overhead estimated as its peak RSS minus the guest RAM xvm saw touc
 if [ -x "$B/store/xvmstored" ] && [ -x "$B/bench/store_bench" ]; then
     echo; bench/store.sh "$B" "${STORE_SECS:-2}"
 fi
+
+# 4. virtio-blk (bench/blk.sh)
+echo; bench/blk.sh
