@@ -1,88 +1,10 @@
-/* test_virtqueue.c - unit tests of the split virtqueue: chains, indirect, event idx, hostile rings, two threads. */
+/* test_virtqueue.c - unit tests of the split virtqueue: chains, indirect, event idx, hostile rings (threads: test_virtqueue_mt.c). */
 #include <errno.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/unit/check.h"
-#include "xvm/guestmem.h"
-#include "xvm/virtqueue.h"
-
-#define RAM (16ULL << 20)
-#define DESC 0x1000ULL   /* descriptor table (up to 256 entries) */
-#define AVAIL 0x3000ULL  /* available ring */
-#define USED 0x4000ULL   /* used ring */
-#define TABLE 0x8000ULL  /* indirect tables */
-#define BUF 0x100000ULL  /* data buffers */
-
-#define F_NEXT 1
-#define F_WRITE 2
-#define F_INDIRECT 4
-
-/* a queue over fake guest RAM plus the driver's own avail index */
-struct fx {
-	struct guestmem *gm;
-	struct virtqueue vq;
-	uint16_t avail;
-};
-
-static void *host(struct fx *f, uint64_t gpa) { return gm_ptr(f->gm, gpa, 1); }
-
-static uint16_t rd16(struct fx *f, uint64_t gpa)
-{
-	uint16_t v;
-	memcpy(&v, host(f, gpa), 2);
-	return v;
-}
-
-static uint32_t rd32(struct fx *f, uint64_t gpa)
-{
-	uint32_t v;
-	memcpy(&v, host(f, gpa), 4);
-	return v;
-}
-
-static void wr16(struct fx *f, uint64_t gpa, uint16_t v) { memcpy(host(f, gpa), &v, 2); }
-
-/* Fresh rings of `size` entries at DESC/AVAIL/USED; the queue enabled. */
-static void fx_setup(struct fx *f, struct guestmem *gm, uint16_t size, bool event_idx,
-		     bool indirect)
-{
-	f->gm = gm;
-	f->avail = 0;
-	memset(gm->host, 0, 0x10000);
-	vq_init(&f->vq, gm);
-	f->vq.size = size;
-	f->vq.desc_gpa = DESC;
-	f->vq.avail_gpa = AVAIL;
-	f->vq.used_gpa = USED;
-	f->vq.event_idx = event_idx;
-	f->vq.indirect = indirect;
-	CHECK(vq_enable(&f->vq) == 0);
-}
-
-static void set_desc(struct fx *f, uint64_t table, unsigned i, uint64_t addr, uint32_t len,
-		     uint16_t flags, uint16_t next)
-{
-	uint8_t *p = host(f, table + 16ULL * i);
-
-	memcpy(p, &addr, 8);
-	memcpy(p + 8, &len, 4);
-	memcpy(p + 12, &flags, 2);
-	memcpy(p + 14, &next, 2);
-}
-
-/* Driver side: put head in the next avail slot and publish it. */
-static void publish(struct fx *f, uint16_t head)
-{
-	wr16(f, AVAIL + 4 + 2ULL * (f->avail & (f->vq.size - 1)), head);
-	f->avail++;
-	__atomic_store_n((uint16_t *)host(f, AVAIL + 2), f->avail, __ATOMIC_RELEASE);
-}
-
-static uint16_t used_idx(struct fx *f) { return rd16(f, USED + 2); }
+#include "tests/unit/vq_fixture.h"
 
 /* The queue must be broken for a reason containing `why`, and stay so. */
 static void expect_broken(struct fx *f, const char *why)
@@ -562,130 +484,6 @@ static void test_reset(struct guestmem *gm)
 	CHECK(used_idx(&f) == 1);
 }
 
-/* Two threads: a driver publishing 2-descriptor chains and a device popping
- * and pushing; every request must complete exactly once, with its answer. */
-#define MT_REQS 100000u
-#define MT_SIZE 256
-#define MT_SLOTS (MT_SIZE / 2)
-
-struct mt {
-	struct fx f;
-	unsigned popped, errors; /* device thread's, read after join */
-	int dead;                /* atomic: the device thread gave up */
-};
-
-static void *mt_device(void *arg)
-{
-	struct mt *m = arg;
-	struct vq_elem e;
-	uint64_t seq;
-
-	while (m->popped < MT_REQS) {
-		int rc = vq_pop(&m->f.vq, &e);
-
-		if (rc < 0) {
-			m->errors++;
-			break;
-		}
-		if (!rc) {
-			sched_yield();
-			continue;
-		}
-		m->popped++;
-		if (e.out_num != 1 || e.in_num != 1 || vq_elem_read(&e, 0, &seq, 8)) {
-			m->errors++;
-			break;
-		}
-		seq = ~seq;
-		if (vq_elem_write(&e, 0, &seq, 8))
-			m->errors++;
-		vq_push(&m->f.vq, e.head, 8);
-		(void)vq_should_notify(&m->f.vq);
-	}
-	__atomic_store_n(&m->dead, 1, __ATOMIC_RELEASE);
-	return NULL;
-}
-
-/* Reap the used ring; returns requests completed, counts anomalies. */
-static unsigned mt_reap(struct mt *m, uint16_t *used_seen, uint32_t *slot_seq, bool *inflight,
-			uint16_t *free_list, unsigned *nfree, uint8_t *seen)
-{
-	struct fx *f = &m->f;
-	uint16_t u = __atomic_load_n((uint16_t *)host(f, USED + 2), __ATOMIC_ACQUIRE);
-	unsigned n = 0;
-
-	for (; *used_seen != u; (*used_seen)++, n++) {
-		uint64_t slot = USED + 4 + 8ULL * (*used_seen & (MT_SIZE - 1));
-		uint32_t id = rd32(f, slot), s = id / 2, seq;
-		uint64_t answer;
-
-		CHECK(id < MT_SIZE && !(id & 1) && inflight[s]);
-		if (id >= MT_SIZE || (id & 1) || !inflight[s])
-			continue;
-		seq = slot_seq[s];
-		memcpy(&answer, host(f, BUF + 16ULL * s + 8), 8);
-		CHECK(rd32(f, slot + 4) == 8);
-		CHECK(answer == ~(uint64_t)seq);
-		seen[seq]++;
-		inflight[s] = false;
-		free_list[(*nfree)++] = (uint16_t)s;
-	}
-	return n;
-}
-
-static void test_two_threads(struct guestmem *gm)
-{
-	static uint32_t slot_seq[MT_SLOTS];
-	static uint16_t free_list[MT_SLOTS];
-	static bool inflight[MT_SLOTS];
-	struct mt m = { 0 };
-	uint8_t *seen = calloc(MT_REQS, 1);
-	unsigned nfree = MT_SLOTS, done = 0, dups = 0, missing = 0;
-	uint64_t next = 0, spins = 0;
-	uint16_t used_seen = 0;
-	pthread_t t;
-
-	CHECK(seen != NULL);
-	if (!seen)
-		return;
-	fx_setup(&m.f, gm, MT_SIZE, true, false);
-	for (unsigned s = 0; s < MT_SLOTS; s++) {
-		set_desc(&m.f, DESC, 2 * s, BUF + 16ULL * s, 8, F_NEXT, (uint16_t)(2 * s + 1));
-		set_desc(&m.f, DESC, 2 * s + 1, BUF + 16ULL * s + 8, 8, F_WRITE, 0);
-		free_list[s] = (uint16_t)s;
-		inflight[s] = false;
-	}
-	CHECK(pthread_create(&t, NULL, mt_device, &m) == 0);
-	while (done < MT_REQS && !__atomic_load_n(&m.dead, __ATOMIC_ACQUIRE)) {
-		while (next < MT_REQS && nfree) {
-			uint16_t s = free_list[--nfree];
-
-			slot_seq[s] = (uint32_t)next;
-			inflight[s] = true;
-			memcpy(host(&m.f, BUF + 16ULL * s), &next, 8);
-			memset(host(&m.f, BUF + 16ULL * s + 8), 0, 8);
-			publish(&m.f, (uint16_t)(2 * s));
-			next++;
-		}
-		unsigned n = mt_reap(&m, &used_seen, slot_seq, inflight, free_list, &nfree, seen);
-		done += n;
-		if (!n && ++spins % 64 == 0)
-			sched_yield();
-	}
-	pthread_join(t, NULL);
-	done += mt_reap(&m, &used_seen, slot_seq, inflight, free_list, &nfree, seen);
-	for (unsigned i = 0; i < MT_REQS; i++) {
-		dups += seen[i] > 1;
-		missing += !seen[i];
-	}
-	CHECK(m.errors == 0 && m.popped == MT_REQS);
-	CHECK(done == MT_REQS && dups == 0 && missing == 0);
-	CHECK(!m.f.vq.broken && m.f.vq.last_avail == (uint16_t)MT_REQS);
-	printf("two threads: %u requests, %u completed, %u duplicated, %u lost\n",
-	       MT_REQS, done, dups, missing);
-	free(seen);
-}
-
 int main(void)
 {
 	struct guestmem gm;
@@ -706,7 +504,6 @@ int main(void)
 	test_total_length();
 	test_enable(&gm);
 	test_reset(&gm);
-	test_two_threads(&gm);
 	gm_free(&gm);
 	return check_report("virtqueue");
 }
