@@ -344,6 +344,9 @@ static void h_rw_order_ind(struct fx *f)
 }
 
 static void h_jump(struct fx *f) { wr16(f, AVAIL + 2, 17); }
+/* a transport that changes the rings of an enabled queue (a VMM bug) */
+static void h_moved(struct fx *f) { publish(f, 0); f->vq.used_gpa = RAM - 64; }
+static void h_resized(struct fx *f) { publish(f, 0); f->vq.size = 24; }
 
 static const struct hostile hostile_cases[] = {
 	{ "head index", false, h_head, "head index out of range" },
@@ -366,6 +369,8 @@ static const struct hostile hostile_cases[] = {
 	{ "readable after writable", false, h_rw_order, "readable buffer after" },
 	{ "readable after writable (indirect)", true, h_rw_order_ind, "readable buffer after" },
 	{ "avail jump", false, h_jump, "more than queue size ahead" },
+	{ "rings moved while enabled", false, h_moved, "ring outside guest RAM" },
+	{ "size changed while enabled", false, h_resized, "ring outside guest RAM" },
 };
 
 static void test_hostile(struct guestmem *gm)
