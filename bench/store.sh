@@ -11,4 +11,5 @@ trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DIR"' EXIT
 i=0
 while [ ! -S "$DIR/sock" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
 echo "xvmstored benchmark: $(nproc) CPUs, data file in $DIR ($(df -h "$DIR" | awk 'NR==2 {print $1}'))"
-"$BUILD/bench/store_bench" "$DIR/sock" "$SECS"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+"$BUILD/bench/store_bench" "$DIR/sock" "$SECS" "$DIR"

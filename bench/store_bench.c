@@ -1,10 +1,14 @@
 /* store_bench.c - xvmstored throughput (reads, writes, listings, commits; 1 and 16 clients) beside a bare Unix-socket echo.
  *
- * usage: store_bench SOCKET [SECONDS]
+ * usage: store_bench SOCKET [SECONDS [DATA_DIR]]
  * The echo server runs in this process and returns each message verbatim,
  * so the echo clients go through exactly the same client code
- * (store_request) as the store clients: the difference is the daemon. */
+ * (store_request) as the store clients: the difference is the daemon.
+ * With DATA_DIR, the other physical limit is measured too: fdatasync()s
+ * per second of a 4 KiB overwrite in that directory, which bounds durable
+ * commits (writes/s <= clients x fdatasyncs/s with group commit). */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,6 +168,29 @@ static int setup(const char *sock)
 	return rc;
 }
 
+/* fdatasync()s per second on a scratch file in dir */
+static double fsync_rate(const char *dir, double seconds)
+{
+	char path[256], block[4096] = { 0 };
+	uint64_t n = 0, end;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/fsync-probe", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	end = now_ns() + (uint64_t)(seconds * 1e9);
+	while (now_ns() < end) {
+		if (pwrite(fd, block, sizeof(block), 0) != (ssize_t)sizeof(block) ||
+		    fdatasync(fd))
+			break;
+		n++;
+	}
+	close(fd);
+	unlink(path);
+	return (double)n / seconds;
+}
+
 static int echo_listen(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -185,7 +212,7 @@ int main(int argc, char **argv)
 	int rc;
 
 	if (argc < 2 || secs <= 0) {
-		fprintf(stderr, "usage: store_bench SOCKET [SECONDS]\n");
+		fprintf(stderr, "usage: store_bench SOCKET [SECONDS [DATA_DIR]]\n");
 		return 2;
 	}
 	snprintf(echo_path, sizeof(echo_path), "%s.echo", argv[1]);
@@ -212,5 +239,10 @@ int main(int argc, char **argv)
 		}
 	}
 	unlink(echo_path);
+	if (argc > 3) {
+		double f = fsync_rate(argv[3], secs);
+
+		printf("%-26s %8d %12.0f %9s\n", "fdatasync (4 KiB)", 1, f, "-");
+	}
 	return 0;
 }
