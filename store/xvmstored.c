@@ -99,6 +99,7 @@ int main(int argc, char **argv)
 	int c, rc, verbose = 0, ready_fd = -1;
 
 	log_init("xvm", LOG_WARN);
+	opterr = 0; /* our own one-line message below */
 	while ((c = getopt_long(argc, argv, "s:d:fhv", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': sock = optarg; break;
@@ -106,7 +107,9 @@ int main(int argc, char **argv)
 		case 'f': fg = true; break;
 		case 'v': log_set_level(++verbose > 1 ? LOG_DEBUG : LOG_INFO); break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default:
+			log_err("xvmstored: bad option '%s' (see --help)", argv[optind - 1]);
+			return 2;
 		}
 	}
 	if (optind != argc) {
