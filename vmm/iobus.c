@@ -80,11 +80,14 @@ static const struct io_range *iobus_find(const struct iobus *bus, uint64_t addr)
 int iobus_dispatch(const struct iobus *bus, uint64_t addr, uint8_t *data,
 		   unsigned len, bool is_write)
 {
-	const struct io_range *r = iobus_find(bus, addr);
+	const struct io_range *r;
 
+	if (len == 0 || len > 8)
+		return -ENOENT; /* no device access is wider than 8 bytes */
 	if (!is_write)
 		memset(data, 0xff, len);
-	if (!r || len == 0 || len > 8 || addr - r->base + len > r->len)
+	r = iobus_find(bus, addr);
+	if (!r || addr - r->base + len > r->len)
 		return -ENOENT;
 	r->fn(r->opaque, addr - r->base, data, len, is_write);
 	return 0;

@@ -40,7 +40,8 @@ int iobus_register(struct iobus *bus, uint64_t base, uint64_t len,
 int iobus_unregister(struct iobus *bus, uint64_t base, struct io_range *out);
 /* Route an access. Returns 0 when a device took it, -ENOENT when none
  * matches (reads then see 0xff bytes, writes are dropped). An access that
- * straddles the end of a range is -ENOENT too. */
+ * straddles the end of a range is -ENOENT too, and so is len 0 or len > 8
+ * (data is not touched then). */
 int iobus_dispatch(const struct iobus *bus, uint64_t addr, uint8_t *data,
 		   unsigned len, bool is_write);
 
