@@ -4,7 +4,7 @@
 # usage: tools/deps.sh [--check]
 set -eu
 PKGS="meson ninja-build pkg-config gcc libc6-dev python3
- liburing-dev libsqlite3-dev systemtap-sdt-dev libjson-c-dev libseccomp-dev
+ liburing-dev zlib1g-dev libsqlite3-dev systemtap-sdt-dev libjson-c-dev libseccomp-dev
  libxen-dev xenstore-utils qemu-system-x86 qemu-utils bpftrace lz4 cpio
  clang libclang-rt-14-dev iproute2 busybox-static acpica-tools"
 missing=""
