@@ -73,6 +73,8 @@ static void test_out_in(struct guestmem *gm)
 	/* a read across the segment boundary: bytes 5..9 then 0x100..0x104 */
 	CHECK(vq_elem_read(&e, 5, got, 10) == 0);
 	CHECK(got[0] == 5 && got[4] == 9 && got[5] == 0x00 && got[9] == 0x04);
+	/* starting past the first segment: byte 12 is 0x102 of the second */
+	CHECK(vq_elem_read(&e, 12, got, 3) == 0 && got[0] == 0x02 && got[2] == 0x04);
 	CHECK(vq_elem_read(&e, 25, got, 6) == -EFAULT);
 	CHECK(vq_elem_read(&e, 30, got, 0) == 0);
 	CHECK(vq_elem_read(&e, UINT64_MAX, got, 2) == -EFAULT);
