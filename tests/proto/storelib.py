@@ -16,6 +16,12 @@ TYPES = ["CONTROL", "DIRECTORY", "READ", "GET_PERMS", "WATCH", "UNWATCH",
          "RESET_WATCHES", "DIRECTORY_PART"]
 T = {name: i for i, name in enumerate(TYPES) if name}
 HDR = struct.Struct("<IIII")
+LIVE = []  # every daemon started, so a failing test cannot leave one behind
+
+
+def stop_all():
+    for d in LIVE:
+        d.stop()
 
 
 class Daemon:
@@ -36,6 +42,7 @@ class Daemon:
         self.proc = subprocess.Popen(
             [self.exe, "--socket", self.sock, "--db", self.db, "--foreground", "-v"]
             + self.args, stdout=logf, stderr=logf)
+        LIVE.append(self)
         if not wait:
             return self
         deadline = time.time() + 10

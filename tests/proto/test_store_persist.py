@@ -11,7 +11,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from storelib import HDR, T, Client, Daemon  # noqa: E402
+from storelib import HDR, T, Client, Daemon, stop_all  # noqa: E402
 
 FAILS = []
 
@@ -166,6 +166,7 @@ def main():
                 traceback.print_exc()
                 check(False, "%s raised %r" % (fn.__name__, e))
     finally:
+        stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
     print("store persist: %d failures" % len(FAILS))
     return 1 if FAILS else 0

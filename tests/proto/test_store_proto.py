@@ -8,7 +8,7 @@ import sys
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from storelib import HDR, T, TYPES, Client, Daemon, XsError  # noqa: E402
+from storelib import HDR, T, TYPES, Client, Daemon, XsError, stop_all  # noqa: E402
 
 FAILS = []
 
@@ -426,6 +426,7 @@ def main():
                     traceback.print_exc()
         check(d.proc.poll() is None, "daemon still running at the end")
     finally:
+        stop_all()
         d.cleanup()
     print("store proto: %d failures" % len(FAILS))
     return 1 if FAILS else 0
