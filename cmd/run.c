@@ -38,6 +38,10 @@ static const char run_usage[] =
 "  -d, --disk SPEC      a virtio-blk disk (repeatable, up to 8):\n"
 "                        PATH[,format=raw|qcow2][,readonly][,id=NAME][,queues=N]\n"
 "                        [,poll=US] (ring polling after a batch, default 64)\n"
+"      --rng SPEC        virtio-rng entropy device (default on): on, off,\n"
+"                        rate=BYTES[/s] (limit, e.g. rate=64K)\n"
+"      --no-rng          no virtio-rng device (same as --rng off)\n"
+"      --no-pvpanic      no pvpanic device (a guest panic then does not end the run)\n"
 "      --console KIND    stdio (default; Ctrl-] quits), file:PATH, pty, null\n"
 "      --name NAME       domain name for logs and probes\n"
 "  -v, --verbose         more log lines (repeat for debug)\n"
@@ -64,6 +68,9 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		{ "console", required_argument, NULL, 'C' },
 		{ "disk", required_argument, NULL, 'd' },
 		{ "name", required_argument, NULL, 'N' },
+		{ "rng", required_argument, NULL, 'R' },
+		{ "no-rng", no_argument, NULL, 'r' },
+		{ "no-pvpanic", no_argument, NULL, 'P' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -74,6 +81,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->m.vm.mem_bytes = 256ULL << 20;
 	o->m.vm.vcpus = 1;
+	o->m.rng.enabled = true;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":k:i:c:m:n:d:vh", lopts, NULL)) != -1) {
@@ -87,6 +95,12 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 			o->m.console = optarg;
 			break;
 		case 'N': o->m.vm.name = optarg; break;
+		case 'R':
+			if (vrng_parse(optarg, &o->m.rng) < 0)
+				return -EINVAL;
+			break;
+		case 'r': o->m.rng.enabled = false; break;
+		case 'P': o->m.no_pvpanic = true; break;
 		case 'd':
 			if (o->m.ndisks == MACHINE_MAX_DISKS ||
 			    strlen(optarg) >= sizeof(o->diskbuf[0])) {

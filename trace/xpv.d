@@ -35,6 +35,10 @@ provider xpv {
 	   8 get-id, 11 discard, 13 write-zeroes); rc 0 or -errno */
 	probe blk__req__start(int domid, char *disk, int op, unsigned long long sector, unsigned int bytes);
 	probe blk__req__done(int domid, char *disk, int op, unsigned long long sector, unsigned int bytes, int rc, unsigned long long latency_ns);
+	/* virtio-rng: one request answered with bytes of entropy */
+	probe rng__req(int domid, unsigned int bytes);
+	/* pvpanic: the guest wrote event (1 panicked, 2 crash kernel loaded) */
+	probe guest__panic(int domid, unsigned int event);
 
 	/* store (xvmstored) */
 	probe store__op__start(int conn, int domid, char *op, char *path, unsigned int tx);

@@ -9,6 +9,7 @@
 #include "xvm/evloop.h"
 #include "xvm/log.h"
 #include "xvm/pci.h"
+#include "xvm/pvpanic.h"
 #include "xvm/serial.h"
 #include "xvm/vcpu.h"
 
@@ -41,6 +42,13 @@ static int machine_platform(struct machine *m, struct machine_config *cfg)
 		if ((rc = vblk_create(m->vm, m->pci, m->loop, &cfg->disk[i], &m->disk[i])) < 0)
 			return rc;
 		m->ndisks++;
+	}
+	if (cfg->rng.enabled &&
+	    (rc = vrng_create(m->vm, m->pci, m->loop, &cfg->rng, &m->rng)) < 0)
+		return rc;
+	if (!cfg->no_pvpanic && (rc = pvpanic_create(m->vm, m->pci, &m->pvpanic)) < 0) {
+		log_err("cannot create the pvpanic device: %s", strerror(-rc));
+		return rc;
 	}
 	rc = acpi_build(tables, ACPI_TABLES_MAX, ACPI_TABLES_GPA, &acfg,
 			&cfg->boot.rsdp_gpa);
@@ -127,6 +135,8 @@ void machine_destroy(struct machine *m)
 	evloop_stop(m->loop);      /* nor does the event loop */
 	for (unsigned i = 0; i < m->ndisks; i++)
 		vblk_destroy(m->disk[i]);
+	vrng_destroy(m->rng);
+	pvpanic_destroy(m->pvpanic);
 	evloop_destroy(m->loop);
 	serial_destroy(m->serial);
 	acpi_pm_destroy(m->pm);

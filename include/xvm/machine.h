@@ -13,6 +13,7 @@
 #include "xvm/boot.h"
 #include "xvm/console.h"
 #include "xvm/virtio_blk.h"
+#include "xvm/virtio_rng.h"
 #include "xvm/vm.h"
 
 #define MACHINE_MAX_DISKS 8
@@ -23,12 +24,15 @@ struct machine_config {
 	const char *console;                 /* console spec (console.h) */
 	struct vblk_opts disk[MACHINE_MAX_DISKS];
 	unsigned ndisks;
+	struct vrng_opts rng;                /* virtio-rng (on by default) */
+	bool no_pvpanic;                     /* leave the pvpanic device out */
 };
 
 struct acpi_pm;
 struct pci_bus;
 struct evloop;
 struct serial;
+struct pvpanic;
 
 struct machine {
 	struct vm *vm;
@@ -39,6 +43,8 @@ struct machine {
 	struct console con;
 	struct vblk *disk[MACHINE_MAX_DISKS];
 	unsigned ndisks;
+	struct vrng *rng;
+	struct pvpanic *pvpanic;
 };
 
 /* Build the machine on an open KVM. 0 or -errno after logging one line. */
