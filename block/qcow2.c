@@ -145,6 +145,26 @@ static int clear_autoclear(struct blk_node *n, struct qcow2 *q)
 	return rc;
 }
 
+/* A writable image hands out clusters from the end of the file: move that
+ * point past any cluster refcounted beyond it (preallocated metadata). */
+static int find_alloc_end(struct qcow2 *q)
+{
+	uint64_t last = 0, v;
+	int rc = 0;
+
+	for (uint32_t ti = 0; ti < q->rt_entries; ti++)
+		if (q->rt[ti] & QCOW2_OFFSET_MASK)
+			last = ti;
+	for (uint64_t k = q->alloc_end; !rc && k < (last + 1) * q->rb_entries; k++) {
+		rc = qcow2_refcount_get(q, k, &v);
+		if (!rc && v)
+			q->alloc_end = k + 1;
+	}
+	if (rc)
+		log_err("open %s: reading refcounts: %s", q->n->path, strerror(-rc));
+	return rc;
+}
+
 static int qcow2_open(struct blk_node *n, int depth, const dev_t *devs,
 		      const ino_t *inos)
 {
@@ -164,6 +184,8 @@ static int qcow2_open(struct blk_node *n, int depth, const dev_t *devs,
 	rc = load_meta(n, q, (uint64_t)st.st_size);
 	if (!rc && q->h.backing[0])
 		rc = open_backing(n, &q->h, depth, devs, inos);
+	if (!rc && !n->readonly)
+		rc = find_alloc_end(q);
 	if (!rc)
 		rc = clear_autoclear(n, q);
 	if (rc)

@@ -311,6 +311,10 @@ static void test_qemu_interop(void)
 	CHECK(sh("qemu-img create -q -f qcow2 -o refcount_bits=64 '%s' 24M", p("rc64.qcow2")) == 0);
 	memset(shadow, 0, size);
 	xvm_writes_qemu_judges(p("rc64.qcow2"), shadow, size, 200);
+	CHECK(sh("qemu-img create -q -f qcow2 -o preallocation=metadata '%s' 24M",
+		 p("prealloc.qcow2")) == 0);
+	memset(shadow, 0, size);
+	xvm_writes_qemu_judges(p("prealloc.qcow2"), shadow, size, 200);
 	CHECK(sh("qemu-img create -q -f qcow2 -o compat=0.10 '%s' 24M", p("v2.qcow2")) == 0);
 	memset(shadow, 0, size);
 	xvm_writes_qemu_judges(p("v2.qcow2"), shadow, size, 200);
