@@ -372,6 +372,12 @@ build() { # OUTDIR
     OUT=$1
     mkdir -p "$OUT/debs" 2>/dev/null || fail "cannot create $OUT"
     OUT=$(cd "$OUT" && pwd); DEBS=$OUT/debs
+    if have flock; then   # one builder per kit; the others wait, then find it built
+        exec 9>"$OUT/.lock" && flock 9 || fail "cannot lock $OUT/.lock"
+        if [ "$FORCE" = 0 ] && [ "$REFRESH" = 0 ] && kit_complete "$OUT"; then
+            say "kit $(cat "$OUT/VERSION") in $OUT was just built by another mkguest"; return 0
+        fi
+    fi
     resolve
     if [ "$FORCE" = 0 ] && kit_complete "$OUT" &&
         grep -q "^kernel: $KPKG $KVER " "$OUT/manifest" && grep -q "^busybox: busybox-static $BVER " "$OUT/manifest"; then

@@ -50,20 +50,22 @@ lg_check() {
         split(line, a, /[ \/K]+/); memk = a[3] + 0; mem_seen = 1
     }
     function report(name, state, detail) {
+        # "Memory:" comes last: whatever is missing by then will not come
+        if (state == "wait" && mem_seen) { state = "FAIL"; detail = detail " before \"Memory:\"" }
         printf "%-4s %-9s %s\n", state, name, detail
         if (state == "FAIL") bad = 1; else if (state == "wait") missing = 1
     }
     END {
         ram = mem * 1048576
-        if (!cl_seen) report("cmdline", "wait", "no \"Command line:\" yet")
+        if (!cl_seen) report("cmdline", "wait", "no \"Command line:\"")
         else if (cl != cmdline) report("cmdline", "FAIL", "kernel got \"" cl "\", xvm was given \"" cmdline "\"")
         else report("cmdline", "ok", cl)
-        if (!map_done) report("e820", "wait", "no complete BIOS-e820 map yet")
+        if (!map_done) report("e820", "wait", "no complete BIOS-e820 map")
         else if (usable > ram || usable < ram - 4 * 1048576 || (mem <= 2048 && top > ram))
             report("e820", "FAIL", sprintf("%d usable ranges, %.2f MiB up to %.2f MiB; expected %d MiB",
                 nusable, usable / 1048576, top / 1048576, mem))
         else report("e820", "ok", sprintf("%d usable ranges, %.2f MiB of %d MiB", nusable, usable / 1048576, mem))
-        if (hv == "") report("kvm", "wait", "no \"Hypervisor detected\" yet")
+        if (hv == "") report("kvm", "wait", "no \"Hypervisor detected: KVM\" (needs CPUID.1:ECX bit 31 and leaf 0x40000000)")
         else if (hv != "KVM") report("kvm", "FAIL", "hypervisor detected: " hv)
         else report("kvm", "ok", "Hypervisor detected: KVM")
         if (badsum != "") report("acpi", "FAIL", "bad checksum:" badsum)
@@ -71,10 +73,10 @@ lg_check() {
             report("acpi", "wait", sprintf("RSDP %s XSDT %s APIC %s MADT-used %s",
                 rsdp ? "yes" : "no", xsdt ? "yes" : "no", madt ? "yes" : "no", madt_used ? "yes" : "no"))
         else report("acpi", "ok", "RSDP, XSDT, APIC (MADT) found, MADT used for SMP")
-        if (!cpu_seen) report("cpus", "wait", "no \"smpboot: Allowing N CPUs\" yet")
+        if (!cpu_seen) report("cpus", "wait", "no \"smpboot: Allowing N CPUs\"")
         else if (ncpu != cpus) report("cpus", "FAIL", sprintf("kernel allows %d CPUs, expected %d", ncpu, cpus))
         else report("cpus", "ok", sprintf("smpboot: Allowing %d CPUs", ncpu))
-        if (!mem_seen) report("memory", "wait", "no \"Memory: .../...K available\" yet")
+        if (!mem_seen) report("memory", "wait", "no \"Memory: .../...K available\"")
         else if (memk > mem * 1024 || memk < mem * 1024 - 8192)
             report("memory", "FAIL", sprintf("kernel counts %dK, expected %dK less a few holes", memk, mem * 1024))
         else report("memory", "ok", sprintf("%dK of %dK", memk, mem * 1024))
