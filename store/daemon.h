@@ -113,13 +113,14 @@ struct store_req {
 	uint32_t reply_len;         /* for snoop */
 };
 
-/* ops.c: handle one complete message; returns 0, or -EPROTO when the
- * connection must be dropped (the reason is logged). */
-int store_dispatch(struct store *s, struct store_conn *c,
-		   const struct xsd_sockmsg *h, const char *payload);
+/* ops.c: handle one complete message (h->len <= 4096 bytes of payload):
+ * the reply, or an XS_ERROR carrying the errno's name, is queued on c. */
+void store_dispatch(struct store *s, struct store_conn *c,
+		    const struct xsd_sockmsg *h, const char *payload);
 
-/* server.c: queue a message on a connection. 0 or -ENOMEM (the connection
- * is then marked dead). */
+/* server.c: queue a message on a connection (sent after the loop turn's
+ * commit). 0; -EPIPE when c is already dead; -ENOMEM or -ENOBUFS (more
+ * than 16 MiB unread) mark it dead, with the reason logged. */
 int conn_send(struct store_conn *c, uint32_t type, uint32_t req_id,
 	      uint32_t tx_id, const void *data, uint32_t len);
 /* server.c: the domain record for id, created on demand (NULL: ENOMEM). */

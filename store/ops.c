@@ -533,8 +533,8 @@ static void snoop_record(struct store_req *r, int rc)
 			conn_send(c, XS_CONTROL, 0, 0, line, (uint32_t)strlen(line) + 1);
 }
 
-int store_dispatch(struct store *s, struct store_conn *c,
-		   const struct xsd_sockmsg *h, const char *payload)
+void store_dispatch(struct store *s, struct store_conn *c,
+		    const struct xsd_sockmsg *h, const char *payload)
 {
 	struct store_req r = { .s = s, .c = c, .hdr = *h, .payload = payload };
 	const struct op *op = h->type < XS_TYPE_COUNT ? &ops[h->type] : NULL;
@@ -560,5 +560,4 @@ int store_dispatch(struct store *s, struct store_conn *c,
 	if (s->nsnoop)
 		snoop_record(&r, rc);
 	s->ops++;
-	return 0;
 }
