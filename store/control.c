@@ -72,7 +72,8 @@ static int ctl_stats(struct store_req *r)
 		 (unsigned long long)r->s->gen, (unsigned long long)r->s->ops);
 	for (struct store_dom *d = r->s->doms; d && off < sizeof(buf) - 64; d = d->next)
 		off += (size_t)snprintf(buf + off, sizeof(buf) - off,
-					"domain %u nodes %u%s\n", d->id, d->nodes,
+					"domain %u nodes %u watches %u transactions %u%s\n",
+					d->id, d->nodes, d->watches, d->txs,
 					d->introduced ? " introduced" : "");
 	reply_text(r, buf);
 	return 0;

@@ -35,8 +35,8 @@ struct store_tx {
 struct store_quota {
 	uint32_t nodes;        /* nodes a domain may own: ENOSPC */
 	uint32_t node_size;    /* bytes of one value: ENOSPC */
-	uint32_t watches;      /* watches per connection: E2BIG */
-	uint32_t txs;          /* open transactions per connection: ENOSPC */
+	uint32_t watches;      /* watches per domain: E2BIG */
+	uint32_t txs;          /* open transactions per domain: ENOSPC */
 	uint32_t outstanding;  /* requests handled per connection per loop turn */
 };
 
@@ -47,6 +47,8 @@ struct store_dom {
 	struct store_dom *next;
 	uint32_t id;
 	uint32_t nodes;        /* nodes owned (perms[0].dom) */
+	uint32_t watches;      /* held by its connections */
+	uint32_t txs;          /* open on its connections */
 	uint32_t target;       /* SET_TARGET: also acts as this domain */
 	bool has_target;
 	bool introduced;
@@ -60,6 +62,7 @@ struct store_conn {
 	int fd;
 	uint32_t id;
 	uint32_t domid;
+	struct store_dom *dom; /* NULL when privileged (no quotas) */
 	bool priv;             /* bypasses permissions and quotas */
 	bool snoop;            /* receives a record of every operation */
 	bool more;             /* complete requests left in the input buffer */

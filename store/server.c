@@ -180,8 +180,9 @@ static void conn_new(struct store *s, int lfd, bool priv, uint32_t domid)
 		c->id = ++s->next_conn_id;
 		c->priv = priv;
 		c->domid = domid;
+		c->dom = priv ? NULL : store_domain(s, domid);
 		ev.data.ptr = c;
-		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+		if ((!priv && !c->dom) || epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev)) {
 			close(fd);
 			free(c);
 			continue;
@@ -235,6 +236,11 @@ struct store_conn *store_conn_detached(struct store *s, bool priv, uint32_t domi
 	c->id = ++s->next_conn_id;
 	c->priv = priv;
 	c->domid = domid;
+	c->dom = priv ? NULL : store_domain(s, domid);
+	if (!priv && !c->dom) {
+		free(c);
+		return NULL;
+	}
 	c->next = s->conns;
 	s->conns = c;
 	return c;

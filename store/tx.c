@@ -21,7 +21,7 @@ int tx_start(struct store *s, struct store_conn *c, uint32_t *id)
 {
 	struct store_tx *t;
 
-	if (!c->priv && c->ntxs >= s->quota.txs)
+	if (c->dom && c->dom->txs >= s->quota.txs)
 		return -ENOSPC;
 	t = calloc(1, sizeof(*t));
 	if (!t)
@@ -32,6 +32,8 @@ int tx_start(struct store *s, struct store_conn *c, uint32_t *id)
 	t->next = c->txs;
 	c->txs = t;
 	c->ntxs++;
+	if (c->dom)
+		c->dom->txs++;
 	*id = t->id;
 	return 0;
 }
@@ -50,6 +52,8 @@ static void tx_unlink(struct store_conn *c, struct store_tx *t)
 		if (*pt == t) {
 			*pt = t->next;
 			c->ntxs--;
+			if (c->dom)
+				c->dom->txs--;
 			break;
 		}
 	}

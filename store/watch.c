@@ -14,7 +14,7 @@ int watch_add(struct store *s, struct store_conn *c, const char *path,
 	for (w = c->watches; w; w = w->next)
 		if (!strcmp(w->path, path) && !strcmp(w->token, token))
 			return -EEXIST;
-	if (!c->priv && c->nwatches >= s->quota.watches)
+	if (c->dom && c->dom->watches >= s->quota.watches)
 		return -E2BIG;
 	w = calloc(1, sizeof(*w));
 	if (!w)
@@ -31,6 +31,8 @@ int watch_add(struct store *s, struct store_conn *c, const char *path,
 	w->next = c->watches;
 	c->watches = w;
 	c->nwatches++;
+	if (c->dom)
+		c->dom->watches++;
 	return 0;
 }
 
@@ -46,6 +48,8 @@ int watch_del(struct store_conn *c, const char *path, const char *token)
 		free(w->token);
 		free(w);
 		c->nwatches--;
+		if (c->dom)
+			c->dom->watches--;
 		return 0;
 	}
 	return -ENOENT;
