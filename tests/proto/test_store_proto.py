@@ -294,6 +294,20 @@ def t_malformed(d):
     t.send_raw(HDR.pack(T["WRITE"], 1, 0, 100) + b"/trunc\0")
     t.close()
     check(good.read("/m") == b"1", "daemon alive after a truncated message")
+    # a client that sends and never reads is cut off at 16 MiB of backlog
+    good.write("/bigval", "x" * 4000)
+    hog = Client(d.sock)
+    req = HDR.pack(T["READ"], 1, 0, 8) + b"/bigval\0"
+    try:
+        for _ in range(100):
+            hog.send_raw(req * 100)
+            if "does not read its replies" in d.logtext():
+                break
+    except OSError:
+        pass
+    check("does not read its replies" in d.logtext(), "a client that never reads is dropped")
+    check(good.read("/m") == b"1", "others are served meanwhile")
+    hog.close()
     good.close()
 
 
