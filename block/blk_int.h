@@ -11,6 +11,7 @@
 
 #define BLK_MAX_CHAIN 64 /* backing files deeper than this are refused */
 #define MIN_U64(a, b) ((uint64_t)(a) < (uint64_t)(b) ? (uint64_t)(a) : (uint64_t)(b))
+#define MAX_U64(a, b) ((uint64_t)(a) > (uint64_t)(b) ? (uint64_t)(a) : (uint64_t)(b))
 #define ALIGN_UP_512(x) (((uint64_t)(x) + 511) & ~(uint64_t)511)
 
 /* Where a guest range lives, as far as a fast (engine) request can tell. */

@@ -29,9 +29,31 @@ struct batch {
 	uint64_t *punch;  /* host clusters to deallocate after the update */
 };
 
+/* Store refcount v for entry bi of a refcount block buffer; at and n get the
+ * bytes that changed. */
+static void rb_put(const struct qcow2 *q, uint8_t *blk, uint64_t bi, uint64_t v,
+		   size_t *at, size_t *n)
+{
+	unsigned bits = 1u << q->h.refcount_order;
+
+	if (bits >= 8) {
+		*at = bi * (bits / 8);
+		*n = bits / 8;
+		for (size_t i = *n; i-- > 0; v >>= 8)
+			blk[*at + i] = (uint8_t)v;
+	} else {
+		uint64_t bit = bi * bits;
+		uint8_t mask = (uint8_t)(((1u << bits) - 1) << (bit % 8));
+
+		*at = bit / 8;
+		*n = 1;
+		blk[*at] = (uint8_t)((blk[*at] & ~mask) | ((v << (bit % 8)) & mask));
+	}
+}
+
 int qcow2_refcount_set(struct qcow2 *q, uint64_t cluster, uint64_t v)
 {
-	uint64_t ti = cluster / q->rb_entries, bi = cluster % q->rb_entries, rb;
+	uint64_t ti = cluster / q->rb_entries, rb;
 	unsigned bits = 1u << q->h.refcount_order;
 	uint8_t *blk;
 	size_t at, n;
@@ -44,20 +66,95 @@ int qcow2_refcount_set(struct qcow2 *q, uint64_t cluster, uint64_t v)
 	rc = qcow2_rb_get(q, rb, &blk);
 	if (rc)
 		return rc;
-	if (bits >= 8) {
-		at = bi * (bits / 8);
-		n = bits / 8;
-		for (size_t i = n; i-- > 0; v >>= 8)
-			blk[at + i] = (uint8_t)v;
-	} else {
-		uint64_t bit = bi * bits;
-		uint8_t mask = (uint8_t)(((1u << bits) - 1) << (bit % 8));
-
-		at = bit / 8;
-		n = 1;
-		blk[at] = (uint8_t)((blk[at] & ~mask) | ((v << (bit % 8)) & mask));
-	}
+	rb_put(q, blk, cluster % q->rb_entries, v, &at, &n);
 	return blk_pwrite_full(q->n->fd, blk + at, n, rb + at);
+}
+
+/* Sizes for a grown refcount table at cluster e: nc table clusters and k new
+ * refcount blocks right after it, covering themselves and cluster need. */
+static void grow_sizes(const struct qcow2 *q, uint64_t e, uint64_t *nc, uint64_t *k)
+{
+	uint64_t entries = MAX_U64((uint64_t)q->rt_entries * 2, e / q->rb_entries + 1);
+
+	*k = 0;
+	for (;;) {
+		uint64_t last_ti;
+
+		*nc = (entries * 8 + q->cs - 1) / q->cs;
+		last_ti = (e + *nc + *k - 1) / q->rb_entries;
+		if (last_ti - e / q->rb_entries + 1 == *k && *nc * q->cs / 8 > last_ti)
+			return;
+		*k = last_ti - e / q->rb_entries + 1;
+		entries = MAX_U64(entries, last_ti + 1);
+	}
+}
+
+/* Move the refcount table to the end of the file, larger, with the new
+ * refcount blocks it needs: blocks and table written and synced, then the
+ * header switched in one write, synced, then the old table released. */
+static int grow_reftable(struct qcow2 *q)
+{
+	uint64_t e = q->alloc_end, ti0 = e / q->rb_entries, nc, k, old = q->h.rt_off;
+	uint32_t old_clusters = q->h.rt_clusters;
+	uint8_t *tbl, *blk, hdr[12];
+	uint64_t *rt;
+	int rc = 0;
+
+	grow_sizes(q, e, &nc, &k);
+	if (nc * q->cs > QCOW2_MAX_RT_BYTES) {
+		log_err("%s: refcount table cannot grow past %u MiB", q->n->path,
+			QCOW2_MAX_RT_BYTES >> 20);
+		return -ENOSPC;
+	}
+	tbl = calloc(nc, q->cs);
+	blk = malloc(q->cs);
+	rt = calloc(nc * q->cs / 8, 8);
+	if (!tbl || !blk || !rt) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	memcpy(rt, q->rt, (size_t)q->rt_entries * 8);
+	for (uint64_t j = 0; j < k; j++)
+		rt[ti0 + j] = (e + nc + j) * q->cs;
+	for (uint64_t i = 0; i < nc * q->cs / 8; i++)
+		qcow2_put_be64(tbl + i * 8, rt[i]);
+	for (uint64_t j = 0; !rc && j < k; j++) { /* new clusters: [e, e+nc+k) */
+		size_t at, n;
+
+		memset(blk, 0, q->cs);
+		for (uint64_t c = MAX_U64(e, (ti0 + j) * q->rb_entries);
+		     c < e + nc + k && c < (ti0 + j + 1) * q->rb_entries; c++)
+			rb_put(q, blk, c % q->rb_entries, 1, &at, &n);
+		rc = blk_pwrite_full(q->n->fd, blk, q->cs, (e + nc + j) * q->cs);
+	}
+	if (!rc)
+		rc = blk_pwrite_full(q->n->fd, tbl, nc * q->cs, e * q->cs);
+	if (!rc)
+		rc = fdatasync(q->n->fd) ? -errno : 0;
+	qcow2_put_be64(hdr, e * q->cs);
+	hdr[8] = (uint8_t)(nc >> 24);
+	hdr[9] = (uint8_t)(nc >> 16);
+	hdr[10] = (uint8_t)(nc >> 8);
+	hdr[11] = (uint8_t)nc;
+	if (!rc)
+		rc = blk_pwrite_full(q->n->fd, hdr, sizeof(hdr), 48);
+	if (!rc)
+		rc = fdatasync(q->n->fd) ? -errno : 0;
+	if (rc)
+		goto out;
+	free(q->rt);
+	q->rt = rt;
+	rt = NULL;
+	q->rt_entries = (uint32_t)(nc * q->cs / 8);
+	q->h.rt_off = e * q->cs;
+	q->h.rt_clusters = (uint32_t)nc;
+	q->alloc_end = e + nc + k;
+	rc = qcow2_unref_range(q, old, old + (uint64_t)old_clusters * q->cs);
+out:
+	free(tbl);
+	free(blk);
+	free(rt);
+	return rc;
 }
 
 /* Put a refcount block at cluster c (the first of the range it covers):
@@ -96,8 +193,10 @@ int qcow2_alloc(struct qcow2 *q, uint64_t *host_off)
 		int rc;
 
 		if (ti >= q->rt_entries) {
-			log_err("%s: refcount table full (image too large for it)", q->n->path);
-			return -ENOSPC;
+			rc = grow_reftable(q);
+			if (rc)
+				return rc;
+			continue;
 		}
 		if (!(q->rt[ti] & QCOW2_OFFSET_MASK)) {
 			rc = new_refblock(q, ti, c);

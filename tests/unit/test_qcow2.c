@@ -303,6 +303,20 @@ static void test_qemu_interop(void)
 	memcpy(shadow, base, size);
 	xvm_writes_qemu_judges(p("small.qcow2"), shadow, size, 400);
 
+	/* 512-byte clusters: the refcount table (8 MiB of host clusters) must grow */
+	CHECK(sh("qemu-img create -q -f qcow2 -o cluster_size=512 '%s' 24M", p("c512.qcow2")) == 0);
+	{
+		uint8_t h0[60], h1[60];
+		int fd = open(p("c512.qcow2"), O_RDONLY);
+
+		CHECK(fd >= 0 && pread(fd, h0, 60, 0) == 60);
+		memset(shadow, 0, size);
+		xvm_writes_qemu_judges(p("c512.qcow2"), shadow, size, 300);
+		CHECK(fd >= 0 && pread(fd, h1, 60, 0) == 60);
+		CHECK(memcmp(h0 + 48, h1 + 48, 12) != 0); /* the table moved */
+		if (fd >= 0)
+			close(fd);
+	}
 	/* refcount widths 1 and 64, and a version 2 image */
 	CHECK(sh("qemu-img create -q -f qcow2 -o refcount_bits=1,cluster_size=8192 '%s' 24M",
 		 p("rc1.qcow2")) == 0);
