@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "cmd/commands.h"
 #include "xvm/log.h"
@@ -15,7 +17,7 @@ static void store_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: xvm store [--socket PATH] COMMAND ARGS...\n"
-		"  read PATH...              print values\n"
+		"  read [-R] PATH...         print values (escaped as xenstore-read; -R raw)\n"
 		"  write PATH VALUE...       set values (creating parents)\n"
 		"  ls [-p] [PATH]            the tree below PATH (default /)\n"
 		"  rm PATH...                remove nodes and everything below\n"
@@ -37,16 +39,46 @@ static int fail(const char *what, int rc)
 	return 1;
 }
 
+/* Escape a value the way Xen's tools print it: \t \n \r \\, other control
+ * bytes in octal, bytes from 0x7f in hex. out needs 4 * len + 1 bytes. */
+static char *sanitise(const char *v, uint32_t len, char *out)
+{
+	char *o = out;
+
+	for (uint32_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)v[i];
+
+		if (ch == '\t' || ch == '\n' || ch == '\r' || ch == '\\')
+			o += sprintf(o, "\\%c", ch == '\t' ? 't' : ch == '\n' ? 'n' :
+						ch == '\r' ? 'r' : '\\');
+		else if (ch < 0x20)
+			o += sprintf(o, "\\%03o", ch);
+		else if (ch >= 0x7f)
+			o += sprintf(o, "\\x%02x", ch);
+		else
+			*o++ = (char)ch;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* read [-R] PATH...: escaped like xenstore-read, raw with -R */
 static int st_read(struct store_client *c, int argc, char **argv)
 {
-	for (int i = 0; i < argc; i++) {
+	bool raw = argc > 0 && !strcmp(argv[0], "-R");
+	char esc[4 * STORE_PAYLOAD_MAX + 1];
+
+	for (int i = raw; i < argc; i++) {
 		uint32_t len;
 		char *v;
 		int rc = store_read(c, 0, argv[i], &v, &len);
 
 		if (rc)
 			return fail(argv[i], rc);
-		fwrite(v, 1, len, stdout);
+		if (raw)
+			fwrite(v, 1, len, stdout);
+		else
+			fputs(sanitise(v, len, esc), stdout);
 		putchar('\n');
 		free(v);
 	}
@@ -84,22 +116,18 @@ static int st_each(struct store_client *c, int argc, char **argv,
 	return 0;
 }
 
-/* print a value the way xenstore-ls does: escapes for the unprintable */
-static void print_value(const char *v, uint32_t len)
+/* xenstore-ls's layout: 80 columns unless stdout is a terminal */
+static int ls_width(void)
 {
-	for (uint32_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)v[i];
+	struct winsize ws;
 
-		if (ch == '\\' || ch == '"')
-			printf("\\%c", ch);
-		else if (ch >= 0x20 && ch < 0x7f)
-			putchar(ch);
-		else
-			printf("\\x%02x", ch);
-	}
+	if (isatty(STDOUT_FILENO) && !ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) && ws.ws_col)
+		return ws.ws_col;
+	return 80;
 }
 
-static int ls_perms(struct store_client *c, const char *path)
+/* the permissions column: dotted padding to column 60, then "  (r0,w5)" */
+static int ls_perms(struct store_client *c, const char *path, int col, int width)
 {
 	unsigned int n;
 	char **p;
@@ -107,6 +135,10 @@ static int ls_perms(struct store_client *c, const char *path)
 
 	if (rc)
 		return rc;
+	if (col < width)
+		putchar(' ');
+	for (col++; col < MIN(60, width); col++)
+		putchar(col & 1 ? '.' : ' ');
 	printf("  (");
 	for (unsigned int i = 0; i < n; i++)
 		printf("%s%s", i ? "," : "", p[i]);
@@ -115,7 +147,23 @@ static int ls_perms(struct store_client *c, const char *path)
 	return 0;
 }
 
-static int ls_tree(struct store_client *c, const char *path, int depth, bool perms)
+/* one line: NAME = "VALUE", long values cut with \... as xenstore-ls does */
+static int ls_line(const char *name, int depth, const char *v, uint32_t len, int width)
+{
+	static const int tag = 8;
+	char esc[4 * STORE_PAYLOAD_MAX + 1];
+	int col = depth + (int)strlen(name), vl;
+
+	sanitise(v, len, esc);
+	vl = (int)strlen(esc);
+	if (width < col + vl + tag)
+		return col + printf("%*s%s = \"%.*s\\...\"", depth, "", name,
+				    MAX(width - tag - col, 0), esc) - depth - (int)strlen(name);
+	return col + printf("%*s%s = \"%s\"", depth, "", name, esc) - depth - (int)strlen(name);
+}
+
+static int ls_tree(struct store_client *c, const char *path, int depth, bool perms,
+		   int width)
 {
 	unsigned int n;
 	char **kids;
@@ -127,20 +175,19 @@ static int ls_tree(struct store_client *c, const char *path, int depth, bool per
 		char sub[XENSTORE_ABS_PATH_MAX + 8];
 		uint32_t len = 0;
 		char *v = NULL;
+		int col;
 
 		snprintf(sub, sizeof(sub), "%s%s%s", path, strcmp(path, "/") ? "/" : "", kids[i]);
 		rc = store_read(c, 0, sub, &v, &len);
 		if (rc == -EACCES)
 			rc = 0; /* listed but unreadable: show it empty */
-		printf("%*s%s = \"", depth, "", kids[i]);
-		print_value(v ? v : "", len);
-		printf("\"");
+		col = ls_line(kids[i], depth, v ? v : "", len, width);
 		free(v);
 		if (!rc && perms)
-			rc = ls_perms(c, sub);
+			rc = ls_perms(c, sub, col, width);
 		printf("\n");
 		if (!rc)
-			rc = ls_tree(c, sub, depth + 1, perms);
+			rc = ls_tree(c, sub, depth + 1, perms, width);
 		if (rc == -EACCES || rc == -ENOENT)
 			rc = 0; /* changed or closed under us: skip the subtree */
 	}
@@ -159,7 +206,7 @@ static int st_ls(struct store_client *c, int argc, char **argv)
 		argv++;
 	}
 	path = argc ? argv[0] : "/";
-	rc = ls_tree(c, path, 0, perms);
+	rc = ls_tree(c, path, 0, perms, ls_width());
 	return rc ? fail(path, rc) : 0;
 }
 

@@ -26,6 +26,11 @@ ok "$(xenstore-list /vm | tr '\n' ' ')" "a b sub " "xenstore-list"
 ok "$(xenstore-ls /vm)" "$("$XVM" store ls /vm)" "xenstore-ls and xvm store ls agree"
 ok "$(xenstore-ls /vm | head -1)" 'a = "1"' "xenstore-ls format"
 ok "$("$XVM" store read /vm/b)" "$(xenstore-read /vm/b)" "xvm store read = xenstore-read"
+# escapes and long values: the same text as Xen's tools, byte for byte
+xenstore-write /vm/esc "$(printf 'a\001b\\\\c\td\x7f\xc3\xa9"q')" /vm/long "$(printf 'x%.0s' $(seq 120))" \
+    /vm/mid "$(printf 'z%.0s' $(seq 71))"
+ok "$("$XVM" store read /vm/esc /vm/long)" "$(xenstore-read /vm/esc /vm/long)" "escaped read"
+ok "$("$XVM" store ls -p /vm)" "$(xenstore-ls -p /vm)" "xvm store ls -p = xenstore-ls -p"
 xenstore-read /vm/nope 2>/dev/null; ok $? 1 "xenstore-read of a missing node fails"
 "$XVM" store read /vm/nope 2>/dev/null; ok $? 1 "xvm store read of a missing node fails"
 
