@@ -1,4 +1,5 @@
 /* store.c - `xvm store`: read, write, ls, rm, mkdir, watch, chmod, perms, snoop, control, introduce. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -18,7 +19,8 @@ static void store_usage(FILE *f)
 	fprintf(f,
 		"usage: xvm store [--socket PATH] COMMAND ARGS...\n"
 		"  read [-R] PATH...         print values (escaped as xenstore-read; -R raw)\n"
-		"  write PATH VALUE...       set values (creating parents)\n"
+		"  write [-R] PATH VALUE...  set values, creating parents (escapes expanded\n"
+		"                            as xenstore-write; -R raw)\n"
 		"  ls [-p] [PATH]            the tree below PATH (default /)\n"
 		"  rm PATH...                remove nodes and everything below\n"
 		"  mkdir PATH...             create empty nodes\n"
@@ -85,15 +87,70 @@ static int st_read(struct store_client *c, int argc, char **argv)
 	return 0;
 }
 
+/* Undo sanitise(): \t \n \r \\ \xHH \ooo, as xenstore-write does.
+ * Returns the length written to out (at most strlen(in) bytes). */
+static uint32_t unsanitise(const char *in, char *out)
+{
+	uint32_t n = 0;
+
+	while (*in) {
+		char ch = *in++;
+		int k;
+
+		if (ch != '\\') {
+			out[n++] = ch;
+			continue;
+		}
+		ch = *in++;
+		if (ch == '\0') {
+			out[n++] = '\0'; /* a trailing backslash: xenstore-write stores a NUL */
+			break;
+		}
+		if (ch == 't' || ch == 'n' || ch == 'r') {
+			out[n++] = ch == 't' ? '\t' : ch == 'n' ? '\n' : '\r';
+		} else if (ch == 'x' && isxdigit((unsigned char)in[0])) {
+			char hex[3] = { in[0], isxdigit((unsigned char)in[1]) ? in[1] : 0, 0 };
+
+			out[n++] = (char)strtoul(hex, NULL, 16);
+			in += strlen(hex);
+		} else if (ch >= '0' && ch <= '7') {
+			unsigned int v = (unsigned int)(ch - '0');
+
+			for (k = 0; k < 2 && *in >= '0' && *in <= '7'; k++)
+				v = v * 8 + (unsigned int)(*in++ - '0');
+			out[n++] = (char)v;
+		} else {
+			out[n++] = ch; /* \\ and any other escaped character */
+		}
+	}
+	return n;
+}
+
+/* write [-R] PATH VALUE...: escapes expanded as xenstore-write does, unless -R */
 static int st_write(struct store_client *c, int argc, char **argv)
 {
+	bool raw = argc > 0 && !strcmp(argv[0], "-R");
+
+	argc -= raw;
+	argv += raw;
 	if (argc == 0 || argc % 2) {
 		log_err("store write: expected PATH VALUE pairs");
 		return 2;
 	}
 	for (int i = 0; i < argc; i += 2) {
-		int rc = store_write(c, 0, argv[i], argv[i + 1], (uint32_t)strlen(argv[i + 1]));
+		size_t l = strlen(argv[i + 1]);
+		char *v = malloc(l + 1);
+		uint32_t len = (uint32_t)l;
+		int rc;
 
+		if (!v)
+			return fail("store write", -ENOMEM);
+		if (raw)
+			memcpy(v, argv[i + 1], l);
+		else
+			len = unsanitise(argv[i + 1], v);
+		rc = store_write(c, 0, argv[i], v, len);
+		free(v);
 		if (rc)
 			return fail(argv[i], rc);
 	}

@@ -31,6 +31,14 @@ xenstore-write /vm/esc "$(printf 'a\001b\\\\c\td\x7f\xc3\xa9"q')" /vm/long "$(pr
     /vm/mid "$(printf 'z%.0s' $(seq 71))"
 ok "$("$XVM" store read /vm/esc /vm/long)" "$(xenstore-read /vm/esc /vm/long)" "escaped read"
 ok "$("$XVM" store ls -p /vm)" "$(xenstore-ls -p /vm)" "xvm store ls -p = xenstore-ls -p"
+# escapes on the way in: xvm store write expands them as xenstore-write does
+for v in 'a\tb\x41\101\\z' plain 'x\' '\x4g' '\777q' '\xq' '\8' '\1234' '\n\r\\'; do
+    xenstore-write /esc/xs "$v" && "$XVM" store write /esc/xvm "$v"
+    ok "$("$XVM" store read -R /esc/xvm | od -c)" "$("$XVM" store read -R /esc/xs | od -c)" \
+       "write escapes: $v"
+done
+"$XVM" store write -R /esc/raw 'a\tb'
+ok "$("$XVM" store read -R /esc/raw)" 'a\tb' "write -R stores the bytes as given"
 xenstore-read /vm/nope 2>/dev/null; ok $? 1 "xenstore-read of a missing node fails"
 "$XVM" store read /vm/nope 2>/dev/null; ok $? 1 "xvm store read of a missing node fails"
 
