@@ -1,6 +1,7 @@
 /* image.c - `xvm image`: create, info, snapshot, clone and check disk images. */
 #include <errno.h>
 #include <getopt.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,7 @@ static void image_usage(FILE *f)
 		"  create [-f raw|qcow2] [-c CLUSTER] [-b BACKING [-F FMT]] PATH [SIZE]\n"
 		"                        a new image (qcow2 v3 by default; SIZE like 10G,\n"
 		"                        default: the backing file's size)\n"
-		"  info PATH             format, sizes and the whole backing chain\n"
+		"  info [--json] PATH    format, sizes and the whole backing chain\n"
 		"  snapshot DISK [BASE]  freeze DISK's content as the read-only BASE\n"
 		"                        (default DISK-stem.snap-<UTC time>.ext) and continue\n"
 		"                        DISK on a new overlay; constant time\n"
@@ -103,18 +104,10 @@ static void human(uint64_t b, char *out, size_t len)
 	snprintf(out, len, i ? "%.3g %s" : "%.0f %s", d, u[i]);
 }
 
-static int im_info(int argc, char **argv)
+static void print_text(const struct blk_info *v, int n)
 {
-	struct blk_info *v;
 	char a[32], b[32];
-	int n;
 
-	if (argc != 2) {
-		log_err("image info: expected PATH");
-		return 2;
-	}
-	if (blk_image_info(argv[1], &v, &n))
-		return 1;
 	for (int i = 0; i < n; i++) {
 		human(v[i].size, a, sizeof(a));
 		human(v[i].disk_bytes, b, sizeof(b));
@@ -133,8 +126,65 @@ static int im_info(int argc, char **argv)
 	for (int i = 0; i < n; i++)
 		printf("  %d  %s  %s%s\n", i, blk_format_name(v[i].format), v[i].path,
 		       v[i].file_readonly ? "  (read-only)" : "");
+}
+
+/* The chain as a JSON array, top first. 0 or -ENOMEM. */
+static int print_json(const struct blk_info *v, int n)
+{
+	json_object *arr = json_object_new_array();
+	int rc = 0;
+
+	for (int i = 0; arr && i < n; i++) {
+		json_object *o = json_object_new_object();
+
+		if (!o) {
+			rc = -ENOMEM;
+			break;
+		}
+		json_object_object_add(o, "path", json_object_new_string(v[i].path));
+		json_object_object_add(o, "format", json_object_new_string(blk_format_name(v[i].format)));
+		json_object_object_add(o, "virtual-size", json_object_new_int64((int64_t)v[i].size));
+		json_object_object_add(o, "disk-size", json_object_new_int64((int64_t)v[i].disk_bytes));
+		json_object_object_add(o, "read-only", json_object_new_boolean(v[i].file_readonly));
+		if (v[i].version) {
+			json_object_object_add(o, "version", json_object_new_int((int)v[i].version));
+			json_object_object_add(o, "cluster-size", json_object_new_int((int)v[i].cluster_size));
+		}
+		if (v[i].backing)
+			json_object_object_add(o, "backing-file", json_object_new_string(v[i].backing));
+		if (v[i].backing_format)
+			json_object_object_add(o, "backing-format",
+					       json_object_new_string(v[i].backing_format));
+		json_object_array_add(arr, o);
+	}
+	if (!arr)
+		return -ENOMEM;
+	if (!rc)
+		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY));
+	json_object_put(arr);
+	return rc;
+}
+
+static int im_info(int argc, char **argv)
+{
+	bool json = argc == 3 && !strcmp(argv[1], "--json");
+	struct blk_info *v;
+	int n, rc = 0;
+
+	if (argc != 2 && !json) {
+		log_err("image info: expected [--json] PATH");
+		return 2;
+	}
+	if (blk_image_info(argv[argc - 1], &v, &n))
+		return 1;
+	if (json)
+		rc = print_json(v, n);
+	else
+		print_text(v, n);
 	blk_info_free(v, n);
-	return 0;
+	if (rc)
+		log_err("image info: %s", strerror(-rc));
+	return rc ? 1 : 0;
 }
 
 static int im_snapshot(int argc, char **argv)

@@ -41,6 +41,10 @@ qemu-img compare -q ov.qcow2 base.raw && ok overlay-content || bad overlay-conte
 grep -q "backing file: base.raw (format raw)" info.txt && grep -q "backing chain (2)" info.txt \
     && ok info-chain || bad "info-chain: $(cat info.txt)"
 
+"$XVM" image info --json ov.qcow2 >info.json 2>&1
+python3 -c 'import json,sys; v=json.load(open("info.json")); sys.exit(not (len(v)==2 and v[0]["backing-file"]=="base.raw" and v[1]["format"]=="raw" and v[0]["virtual-size"]==64<<20))' \
+    && ok info-json || bad "info-json: $(cat info.json)"
+
 # snapshot: content unchanged, base read-only, disk continues on an overlay
 qio qcow2 "write -P 0x11 1M 3M" ov.qcow2
 qemu-img convert -O raw ov.qcow2 before.raw
