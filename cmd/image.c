@@ -160,7 +160,7 @@ static int print_json(const struct blk_info *v, int n)
 	if (!arr)
 		return -ENOMEM;
 	if (!rc)
-		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY));
+		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(arr);
 	return rc;
 }
