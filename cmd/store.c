@@ -22,7 +22,10 @@ static void store_usage(FILE *f)
 		"  write [-R] PATH VALUE...  set values, creating parents (escapes expanded\n"
 		"                            as xenstore-write; -R raw)\n"
 		"  ls [-p] [PATH]            the tree below PATH (default /)\n"
-		"  rm PATH...                remove nodes and everything below\n"
+		"  rm [-t] PATH...           remove nodes and everything below (-t: and\n"
+		"                            the parents this leaves empty)\n"
+		"  exists PATH               exit status 0 if PATH exists, else 1\n"
+		"  list PATH                 the names of PATH's children\n"
 		"  mkdir PATH...             create empty nodes\n"
 		"  watch [-n N] PATH...      print each changed path (N events, then exit)\n"
 		"  chmod [-r] PATH PERM...   set permissions (n|r|w|b<domid>, owner first)\n"
@@ -466,9 +469,85 @@ static int st_mkdir(struct store_client *c, int argc, char **argv)
 	return st_each(c, argc, argv, store_mkdir);
 }
 
+/* after removing path, remove its parents while they are empty (rm -t) */
+static int rm_empty_parents(struct store_client *c, const char *path)
+{
+	char p[XENSTORE_ABS_PATH_MAX + 8], *slash;
+
+	snprintf(p, sizeof(p), "%s", path);
+	while ((slash = strrchr(p, '/')) && slash != p) {
+		unsigned int n;
+		uint32_t len;
+		char **kids, *v;
+		int rc;
+
+		*slash = '\0';
+		rc = store_directory(c, 0, p, &kids, &n);
+		if (rc)
+			return rc == -ENOENT ? 0 : rc;
+		free(kids);
+		rc = store_read(c, 0, p, &v, &len);
+		if (rc)
+			return rc == -ENOENT ? 0 : rc;
+		free(v);
+		if (n || len)
+			return 0;
+		rc = store_rm(c, 0, p);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* rm [-t] PATH...: -t also removes parents left empty, as xenstore-rm -t */
 static int st_rm(struct store_client *c, int argc, char **argv)
 {
-	return st_each(c, argc, argv, store_rm);
+	bool tidy = argc > 0 && !strcmp(argv[0], "-t");
+	int rc = st_each(c, argc - tidy, argv + tidy, store_rm);
+
+	for (int i = tidy; !rc && tidy && i < argc; i++)
+		if ((rc = rm_empty_parents(c, argv[i])))
+			return fail(argv[i], rc);
+	return rc;
+}
+
+/* exists PATH: exit status 0 when it does, 1 when not (xenstore-exists) */
+static int st_exists(struct store_client *c, int argc, char **argv)
+{
+	uint32_t len;
+	char *v;
+	int rc;
+
+	if (argc != 1) {
+		log_err("store exists: expected PATH");
+		return 2;
+	}
+	rc = store_read(c, 0, argv[0], &v, &len);
+	if (!rc)
+		free(v);
+	if (rc && rc != -ENOENT && rc != -EACCES)
+		return fail(argv[0], rc);
+	return rc ? 1 : 0;
+}
+
+/* list PATH: the children's names, one a line (xenstore-list) */
+static int st_list(struct store_client *c, int argc, char **argv)
+{
+	unsigned int n;
+	char **kids;
+	int rc;
+
+	if (argc != 1) {
+		log_err("store list: expected PATH");
+		return 2;
+	}
+	rc = store_directory(c, 0, argv[0], &kids, &n);
+	if (rc)
+		return fail(argv[0], rc);
+	for (unsigned int i = 0; i < n; i++)
+		printf("%s\n", kids[i]);
+	free(kids);
+	return 0;
 }
 
 static const struct {
@@ -479,7 +558,7 @@ static const struct {
 	{ "rm", st_rm }, { "mkdir", st_mkdir }, { "watch", st_watch },
 	{ "chmod", st_chmod }, { "perms", st_perms }, { "snoop", st_snoop },
 	{ "control", st_control }, { "introduce", st_introduce },
-	{ "release", st_release },
+	{ "release", st_release }, { "exists", st_exists }, { "list", st_list },
 };
 
 int cmd_store(int argc, char **argv)

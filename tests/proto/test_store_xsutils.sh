@@ -49,6 +49,12 @@ ok "$("$XVM" store perms /vm/sub/c)" "r0 w3" "chmod -r reached the leaves"
 xenstore-rm /vm/sub; ok $? 0 "xenstore-rm"
 xenstore-exists /vm/sub/c; ok $? 1 "xenstore-rm removed the subtree"
 "$XVM" store mkdir /vm/empty; ok "$(xenstore-read /vm/empty)" "" "xvm store mkdir"
+xenstore-write /t1/a/b/c 1 /t1/keep v /t2/a/b/c 1 /t2/keep v
+xenstore-rm -t /t1/a/b/c; "$XVM" store rm -t /t2/a/b/c
+ok "$("$XVM" store ls /t2)" "$(xenstore-ls /t1)" "rm -t removes the parents left empty, like xenstore-rm -t"
+"$XVM" store exists /t2/keep; ok $? 0 "xvm store exists (present)"
+"$XVM" store exists /t2/a; ok $? 1 "xvm store exists (absent)"
+ok "$("$XVM" store list /vm)" "$(xenstore-list /vm)" "xvm store list = xenstore-list"
 "$XVM" store rm /vm/empty; xenstore-exists /vm/empty; ok $? 1 "xvm store rm"
 
 # watches: the initial event, then one per change below the path
