@@ -218,5 +218,9 @@ int test_pci(struct guest *g);
 int test_fault(struct guest *g);
 int test_blk(struct guest *g);       /* t_blk.c */
 int test_blkbench(struct guest *g);
+int test_rng(struct guest *g);       /* t_rng.c */
+int test_crash(struct guest *g);     /* t_crash.c (opt-in; they end the run) */
+int test_reset(struct guest *g);
+int test_triplefault(struct guest *g);
 
 #endif

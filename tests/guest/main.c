@@ -21,8 +21,12 @@ static const struct {
     { "smp", test_smp, false },
     { "pci", test_pci, false },
     { "blk", test_blk, false },
+    { "rng", test_rng, false },
     { "fault", test_fault, true },   /* checks the exception path itself */
     { "blkbench", test_blkbench, true },
+    { "crash", test_crash, true },        /* t_crash.c: these end the machine */
+    { "reset", test_reset, true },
+    { "triplefault", test_triplefault, true },
 };
 
 /* Run state. Globals because the ring-0 fault path (xt_fault) must report

@@ -49,19 +49,19 @@ for t in cpuid acpi memory pio mmio timer irq smp; do
 done
 has '^XTEST pci SKIP reason=no-pci-mechanism1' || fail "microvm has no PCI: pci must skip"
 has '^XTEST acpi PASS .* s5=[0-7] .*hw_reduced=1' || fail "microvm: want \\_S5 and a HW-reduced FADT"
-has '^XTEST-DONE passed=8 failed=0 skipped=2$' || fail "bad XTEST-DONE line (pci and blk skip on microvm)"
+has '^XTEST-DONE passed=8 failed=0 skipped=3$' || fail "bad XTEST-DONE line (pci, blk and rng skip on microvm)"
 has '^XTEST-TIME run_cycles=[1-9][0-9]* run_us=[0-9]+$' || fail "no XTEST-TIME line"
 full_ms=$ms
 
 # 2. a PC (q35, fast qboot firmware): PCI, and the legacy PM1a_CNT power-off path
-boot q35 "" -bios qboot.rom
+boot q35 "" -bios qboot.rom -device virtio-rng-pci-non-transitional
 has '^XTEST-POWEROFF-FAILED' && fail "PM1a power-off did not stop QEMU"
-for t in cpuid acpi memory pio mmio timer irq smp pci; do
+for t in cpuid acpi memory pio mmio timer irq smp pci rng; do
     has "^XTEST $t PASS" || fail "test $t did not pass on q35"
 done
 has '^XTEST acpi PASS .* s5=[0-7] ' || fail "no \\_S5 value in the DSDT"
 has '^XTEST acpi PASS .*hw_reduced' && fail "q35 FADT should not be HW-reduced"
-has '^XTEST-DONE passed=9 failed=0 skipped=1$' || fail "bad XTEST-DONE line on q35 (blk skips: no disk)"
+has '^XTEST-DONE passed=10 failed=0 skipped=1$' || fail "bad XTEST-DONE line on q35 (blk skips: no disk)"
 
 # 3. an exception ends the run: fault report, failed count, still powers off
 boot microvm "tests=cpuid,fault,pio"
