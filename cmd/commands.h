@@ -12,6 +12,7 @@ struct command {
 int cmd_run(int argc, char **argv);     /* cmd/run.c */
 int cmd_store(int argc, char **argv);   /* cmd/store.c */
 int cmd_image(int argc, char **argv);   /* cmd/image.c */
+int cmd_config_check(int argc, char **argv); /* cmd/cfgcheck.c */
 int cmd_version(int argc, char **argv); /* cmd/main.c */
 int cmd_help(int argc, char **argv);    /* cmd/main.c */
 

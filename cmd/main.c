@@ -9,6 +9,7 @@ static const struct command commands[] = {
 	{ "run", cmd_run, "boot a guest in this process (standalone VMM)" },
 
 	{ "image", cmd_image, "create, inspect, snapshot, clone and check disk images" },
+	{ "config-check", cmd_config_check, "parse an xl.cfg (with overrides) and print it as JSON" },
 	{ "store", cmd_store, "read, write, watch and snoop the xenstore (xvmstored)" },
 	{ "version", cmd_version, "print the xvm version" },
 	{ "help", cmd_help, "list commands, or show help for one" },
