@@ -15,7 +15,9 @@
 
 # lg_check LOG MEM_MIB CPUS CMDLINE: the milestones a 6.1 kernel prints before it needs devices
 lg_check() {
-    awk -v mem="$2" -v cpus="$3" -v cmdline="$4" '
+    # only complete lines: the VMM may be in the middle of writing the last one
+    _nl=$(wc -l <"$1" 2>/dev/null) || _nl=0
+    awk -v nl="$_nl" -v mem="$2" -v cpus="$3" -v cmdline="$4" '
     function hex(s,   i, n, c) {
         n = 0; s = tolower(s); sub(/^0x/, "", s)
         for (i = 1; i <= length(s); i++) {
@@ -25,6 +27,7 @@ lg_check() {
         return n
     }
     function strip(s) { sub(/\r$/, "", s); sub(/^.*\[ *[0-9]+\.[0-9]+\] /, "", s); return s }
+    NR > nl { exit }
     { line = strip($0) }
     line ~ /^Command line: / && !cl_seen {
         cl_seen = 1; cl = substr(line, 15); sub(/ +$/, "", cl)
