@@ -207,7 +207,8 @@ static int ls_perms(struct store_client *c, const char *path, int col, int width
 	return 0;
 }
 
-/* one line: NAME = "VALUE", long values cut with \... as xenstore-ls does */
+/* one line: NAME = "VALUE", long values cut with \... as xenstore-ls does;
+ * returns the column where it ended */
 static int ls_line(const char *name, int depth, const char *v, uint32_t len, int width)
 {
 	static const int tag = 8;
@@ -216,10 +217,15 @@ static int ls_line(const char *name, int depth, const char *v, uint32_t len, int
 
 	sanitise(v, len, esc);
 	vl = (int)strlen(esc);
-	if (width < col + vl + tag)
-		return col + printf("%*s%s = \"%.*s\\...\"", depth, "", name,
-				    MAX(width - tag - col, 0), esc) - depth - (int)strlen(name);
-	return col + printf("%*s%s = \"%s\"", depth, "", name, esc) - depth - (int)strlen(name);
+	printf("%*s%s = \"", depth, "", name);
+	col += 4;
+	if (width < col - 4 + vl + tag) {
+		vl = MAX(width - tag - (col - 4), 0);
+		printf("%.*s\\...\"", vl, esc);
+		return col + vl + 5;
+	}
+	printf("%s\"", esc);
+	return col + vl + 1;
 }
 
 static int ls_tree(struct store_client *c, const char *path, int depth, bool perms,
