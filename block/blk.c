@@ -5,8 +5,8 @@
  * (io_uring or threads) as one sub-request per extent. Otherwise the whole
  * request goes to the chain's slow-path thread, which runs the format's
  * blocking ->rw (cluster allocation, compressed clusters, discard). FLUSH is
- * an fdatasync of the top file through the engine: metadata is written
- * through, so everything completed before it is on disk when it completes. */
+ * the format's ->flush on the slow path when it has one (qcow2 first writes
+ * the metadata it holds in memory), else an fdatasync through the engine. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -115,7 +115,10 @@ static int slow_run(struct blk *b, struct blk_req *r)
 			at += r->iov[i].iov_len;
 		}
 	}
-	rc = b->top->ops->rw(b->top, r->op, r->off, buf, r->len);
+	if (r->op == BLK_OP_FLUSH)
+		rc = b->top->ops->flush(b->top);
+	else
+		rc = b->top->ops->rw(b->top, r->op, r->off, buf, r->len);
 	if (!rc && r->op == BLK_OP_READ) {
 		size_t at = 0;
 
@@ -249,7 +252,9 @@ static int dispatch(struct blk *b, struct blk_req *r)
 	struct sub_req *list = NULL;
 	int rc = 0;
 
-	if (r->op == BLK_OP_FLUSH && !b->top->readonly) {
+	if (r->op == BLK_OP_FLUSH && !b->top->readonly && b->top->ops->flush) {
+		rc = 1; /* metadata to commit first: the slow path */
+	} else if (r->op == BLK_OP_FLUSH && !b->top->readonly) {
 		struct sub_req *s = calloc(1, sizeof(*s));
 
 		if (!s)

@@ -47,6 +47,9 @@ struct blk_format_ops {
 	/* Blocking READ/WRITE/DISCARD/WRITE_ZEROES done with plain syscalls. */
 	int (*rw)(struct blk_node *n, enum blk_op op, uint64_t off, void *buf,
 		  uint64_t len);
+	/* Blocking: make everything completed before durable, including
+	 * metadata held in memory. NULL: an fdatasync through the engine will do. */
+	int (*flush)(struct blk_node *n);
 };
 
 /* One file of a chain. */

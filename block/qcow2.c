@@ -181,6 +181,7 @@ static int qcow2_open(struct blk_node *n, int depth, const dev_t *devs,
 		log_err("open %s: %s", n->path, strerror(-rc));
 		goto fail;
 	}
+	q->file_size = (uint64_t)st.st_size;
 	rc = load_meta(n, q, (uint64_t)st.st_size);
 	if (!rc && q->h.backing[0])
 		rc = open_backing(n, &q->h, depth, devs, inos);
@@ -201,9 +202,38 @@ fail:
 	return rc;
 }
 
+/* Commit pending metadata, then fdatasync. 0 or -errno. */
+static int qcow2_flush_locked(struct qcow2 *q)
+{
+	int rc = qcow2_commit(q);
+
+	if (!rc && fdatasync(q->n->fd))
+		rc = -errno;
+	return rc;
+}
+
+static int qcow2_flush(struct blk_node *n)
+{
+	struct qcow2 *q = n->priv;
+	int rc;
+
+	pthread_mutex_lock(&q->lock);
+	rc = qcow2_flush_locked(q);
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
 static void qcow2_close(struct blk_node *n)
 {
-	qcow2_free(n->priv);
+	struct qcow2 *q = n->priv;
+
+	if (!n->readonly) {
+		int rc = qcow2_flush_locked(q);
+
+		if (rc)
+			log_err("close %s: %s", n->path, strerror(-rc));
+	}
+	qcow2_free(q);
 }
 
 /* Classify guest cluster entry e for a fast request (see enum ext_kind). */
@@ -327,4 +357,5 @@ const struct blk_format_ops blk_qcow2_ops = {
 	.close = qcow2_close,
 	.map = qcow2_map,
 	.rw = qcow2_rw,
+	.flush = qcow2_flush,
 };

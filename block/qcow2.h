@@ -61,7 +61,10 @@ struct qcow2_cache_slot {
 	uint64_t off;  /* host offset of the table, 0 = empty */
 	uint64_t used; /* LRU stamp */
 	uint8_t *data; /* one cluster, on-disk (big-endian) bytes */
+	bool dirty;    /* changed in memory, not yet written (never evicted) */
 };
+
+#define QCOW2_PEND_MAX 256 /* pending L1 entries / releases before a commit */
 
 struct qcow2 {
 	struct qcow2_hdr h;
@@ -76,6 +79,12 @@ struct qcow2 {
 	uint64_t alloc_end;   /* first cluster index never handed out */
 	uint64_t stamp;
 	bool broken;          /* a metadata write failed: no more writes */
+	uint64_t file_size;   /* the file is at least this long */
+	/* metadata changes waiting for qcow2_commit (see qcow2_alloc.c) */
+	uint32_t l2_dirty;    /* dirty L2 cache slots (at most half the cache) */
+	uint32_t n_l1_dirty, nfree;
+	uint32_t l1_dirty[QCOW2_PEND_MAX];
+	uint64_t frees[QCOW2_PEND_MAX][2];
 	struct qcow2_cache_slot l2c[QCOW2_L2_CACHE];
 	struct qcow2_cache_slot rbc[QCOW2_RB_CACHE];
 };
@@ -100,7 +109,13 @@ int qcow2_refcount_set(struct qcow2 *q, uint64_t cluster, uint64_t rc);
 int qcow2_alloc(struct qcow2 *q, uint64_t *host_off);
 /* Drop one reference to each host cluster of [start, end). */
 int qcow2_unref_range(struct qcow2 *q, uint64_t start, uint64_t end);
-/* The write paths (slow path of blk.c). */
+/* Make every pending metadata change durable-ordered: fdatasync (data and
+ * refcounts), then the dirty L2 tables and L1 entries, then releases. */
+int qcow2_commit(struct qcow2 *q);
+/* Set guest cluster g's L2 entry (old value e) to v, in memory; written by
+ * the next commit. References e held are released after that. */
+int qcow2_set_entry(struct qcow2 *q, uint64_t g, uint64_t e, uint64_t v);
+/* The write paths (qcow2_write.c, the slow path of blk.c). */
 int qcow2_write(struct qcow2 *q, uint64_t off, const uint8_t *buf, uint64_t len);
 int qcow2_zero(struct qcow2 *q, uint64_t off, uint64_t len, bool discard);
 

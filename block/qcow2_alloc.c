@@ -1,13 +1,16 @@
 /* qcow2_alloc.c - qcow2 writes: cluster allocation, refcounts, ordered L1/L2 updates.
  *
- * Crash ordering (no dirty bit, no lazy refcounts): within one L2 table's
- * worth of a request, (1) refcounts of new clusters are raised and written,
- * new L2 tables and data clusters are written in full, (2) fdatasync, (3) the
- * L1 and L2 entries that point at them are written, (4) references dropped.
- * A crash at any point leaves at worst leaked clusters (refcount 1, nothing
- * pointing at them): `qemu-img check` reports them, `-r leaks` reclaims them,
- * and no acknowledged data is lost. New clusters are always taken at the end
- * of the file; a refcount block is placed at the first cluster it covers. */
+ * Crash ordering (no dirty bit, no lazy refcounts): (1) refcounts of new
+ * clusters are raised and written at once, new L2 tables and data written;
+ * the L1/L2 entries that point at them change only in memory (dirty L2 tables
+ * stay in the cache). At a commit (guest flush, close, or when too much is
+ * pending): (2) fdatasync, (3) the dirty L2 tables and L1 entries are written,
+ * (4) references the changes dropped are released. A crash at any point
+ * leaves at worst leaked clusters (refcount 1, nothing pointing at them):
+ * `qemu-img check` reports them, `-r leaks` reclaims them, and nothing
+ * written before the last completed flush is lost. New clusters are always
+ * fresh ones at the end of the file (so they read as zeroes until written);
+ * a refcount block is placed at the first cluster it covers. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -18,16 +21,6 @@
 #include "xvm/log.h"
 #include "xvm/trace.h"
 
-struct batch {
-	uint64_t l2_off;  /* the one L2 table the batch touches */
-	int64_t l1_index; /* -1 when the L1 entry is unchanged */
-	uint32_t n;
-	uint32_t *idx;    /* L2 entries to write (values are in the cache) */
-	uint32_t nfree;
-	uint64_t (*frees)[2];
-	uint32_t npunch;
-	uint64_t *punch;  /* host clusters to deallocate after the update */
-};
 
 /* Store refcount v for entry bi of a refcount block buffer; at and n get the
  * bytes that changed. */
@@ -209,6 +202,11 @@ int qcow2_alloc(struct qcow2 *q, uint64_t *host_off)
 		if (rc)
 			return rc;
 		q->alloc_end++;
+		if (q->alloc_end * q->cs > q->file_size) { /* whole clusters in the file */
+			if (ftruncate(q->n->fd, (off_t)(q->alloc_end * q->cs)))
+				return -errno;
+			q->file_size = q->alloc_end * q->cs;
+		}
 		*host_off = c * q->cs;
 		XVM_PROBE(QCOW2_ALLOC, q->n->path, *host_off);
 		return 0;
@@ -229,8 +227,9 @@ int qcow2_unref_range(struct qcow2 *q, uint64_t start, uint64_t end)
 	return 0;
 }
 
-/* The L2 table for guest cluster g, allocating an empty one if needed. */
-static int l2_for(struct qcow2 *q, struct batch *bt, uint64_t g, uint8_t **t)
+/* The L2 table for guest cluster g, allocating an empty one if needed
+ * (its L1 entry is then pending). */
+static int l2_for(struct qcow2 *q, uint64_t g, uint64_t *l2_off, uint8_t **t)
 {
 	uint64_t l1i = g / q->l2_entries, off = q->l1[l1i] & QCOW2_OFFSET_MASK;
 	int rc;
@@ -247,210 +246,78 @@ static int l2_for(struct qcow2 *q, struct batch *bt, uint64_t g, uint8_t **t)
 		if (rc)
 			return rc;
 		q->l1[l1i] = off | QCOW2_OFLAG_COPIED;
-		bt->l1_index = (int64_t)l1i;
+		q->l1_dirty[q->n_l1_dirty++] = (uint32_t)l1i;
 	}
-	bt->l2_off = off;
+	*l2_off = off;
 	return qcow2_l2_get(q, off, t);
 }
 
-/* Steps 2-4 of the ordering above; resets the batch. */
-static int batch_commit(struct qcow2 *q, struct batch *bt)
+int qcow2_commit(struct qcow2 *q)
 {
-	uint8_t be[8], *t;
+	uint8_t be[8];
 	int rc = 0;
 
-	if (bt->n || bt->l1_index >= 0) {
-		rc = fdatasync(q->n->fd) ? -errno : 0;
-		if (!rc && bt->l1_index >= 0) {
-			qcow2_put_be64(be, q->l1[bt->l1_index]);
-			rc = blk_pwrite_full(q->n->fd, be, 8, q->h.l1_off + (uint64_t)bt->l1_index * 8);
-		}
-		if (!rc && bt->n)
-			rc = qcow2_l2_get(q, bt->l2_off, &t);
-		for (uint32_t i = 0; !rc && i < bt->n; i++)
-			rc = blk_pwrite_full(q->n->fd, t + bt->idx[i] * 8, 8,
-					     bt->l2_off + bt->idx[i] * 8);
+	if (!q->l2_dirty && !q->n_l1_dirty && !q->nfree)
+		return 0;
+	if (q->broken)
+		return -EIO;
+	rc = fdatasync(q->n->fd) ? -errno : 0;
+	for (int i = 0; !rc && i < QCOW2_L2_CACHE; i++)
+		if (q->l2c[i].dirty)
+			rc = blk_pwrite_full(q->n->fd, q->l2c[i].data, q->cs, q->l2c[i].off);
+	for (uint32_t i = 0; !rc && i < q->n_l1_dirty; i++) {
+		qcow2_put_be64(be, q->l1[q->l1_dirty[i]]);
+		rc = blk_pwrite_full(q->n->fd, be, 8, q->h.l1_off + (uint64_t)q->l1_dirty[i] * 8);
 	}
-	for (uint32_t i = 0; !rc && i < bt->nfree; i++)
-		rc = qcow2_unref_range(q, bt->frees[i][0], bt->frees[i][1]);
-	for (uint32_t i = 0; !rc && i < bt->npunch; i++)
-		(void)fallocate(q->n->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-				(off_t)bt->punch[i], q->cs);
+	for (uint32_t i = 0; !rc && i < q->nfree; i++)
+		rc = qcow2_unref_range(q, q->frees[i][0], q->frees[i][1]);
 	if (rc) {
 		q->broken = true;
 		log_err("%s: metadata update failed: %s (no further writes)", q->n->path,
 			strerror(-rc));
-	}
-	bt->n = bt->nfree = bt->npunch = 0;
-	bt->l1_index = -1;
-	bt->l2_off = 0;
-	return rc;
-}
-
-static int batch_init(struct qcow2 *q, struct batch *bt)
-{
-	memset(bt, 0, sizeof(*bt));
-	bt->l1_index = -1;
-	bt->idx = calloc(q->l2_entries, sizeof(*bt->idx));
-	bt->frees = calloc(q->l2_entries, sizeof(*bt->frees));
-	bt->punch = calloc(q->l2_entries, sizeof(*bt->punch));
-	return bt->idx && bt->frees && bt->punch ? 0 : -ENOMEM;
-}
-
-static void batch_free(struct batch *bt)
-{
-	free(bt->idx);
-	free(bt->frees);
-	free(bt->punch);
-}
-
-/* Set guest cluster g's L2 entry to v (written at commit), remembering what
- * the old entry e referenced so that it is released after the update. */
-static int set_entry(struct qcow2 *q, struct batch *bt, uint64_t g, uint64_t e,
-		     uint64_t v)
-{
-	uint8_t *t;
-	int rc = l2_for(q, bt, g, &t);
-
-	if (rc)
 		return rc;
-	qcow2_put_be64(t + (g % q->l2_entries) * 8, v);
-	bt->idx[bt->n++] = (uint32_t)(g % q->l2_entries);
-	if (e & QCOW2_OFLAG_COMPRESSED) {
-		qcow2_compressed_range(q, e, &bt->frees[bt->nfree][0], &bt->frees[bt->nfree][1]);
-		bt->nfree++;
-	} else if ((e & QCOW2_OFFSET_MASK) && !(e & QCOW2_OFLAG_COPIED)) {
-		bt->frees[bt->nfree][0] = e & QCOW2_OFFSET_MASK;
-		bt->frees[bt->nfree][1] = (e & QCOW2_OFFSET_MASK) + q->cs;
-		bt->nfree++;
-	} else if ((e & QCOW2_OFFSET_MASK) && (v & QCOW2_OFLAG_ZERO)) {
-		bt->punch[bt->npunch++] = e & QCOW2_OFFSET_MASK;
 	}
+	for (int i = 0; i < QCOW2_L2_CACHE; i++)
+		q->l2c[i].dirty = false;
+	q->l2_dirty = q->n_l1_dirty = q->nfree = 0;
 	return 0;
 }
 
-static bool in_place(const struct qcow2 *q, uint64_t e)
+/* Is there room to record one more change (else commit first)? */
+static bool pending_full(const struct qcow2 *q)
 {
-	return !(e & QCOW2_OFLAG_COMPRESSED) && (e & QCOW2_OFFSET_MASK) &&
-	       (e & QCOW2_OFLAG_COPIED) && !(q->h.version >= 3 && (e & QCOW2_OFLAG_ZERO));
+	return q->l2_dirty >= QCOW2_L2_CACHE / 2 || q->n_l1_dirty >= QCOW2_PEND_MAX ||
+	       q->nfree >= QCOW2_PEND_MAX;
 }
 
-/* Write part [in, in+n) of guest cluster g whose entry is e. */
-static int write_cluster(struct qcow2 *q, struct batch *bt, uint64_t g, uint64_t e,
-			 uint32_t in, uint32_t n, const uint8_t *data, uint8_t *cbuf)
+int qcow2_set_entry(struct qcow2 *q, uint64_t g, uint64_t e, uint64_t v)
 {
-	uint64_t host = e & QCOW2_OFFSET_MASK, target;
-	const uint8_t *src = data;
-	int rc;
+	uint64_t l2_off;
+	uint8_t *t;
+	int rc = pending_full(q) ? qcow2_commit(q) : 0;
 
-	if (in_place(q, e))
-		return blk_pwrite_full(q->n->fd, data, n, host + in);
-	if (in || n < q->cs) {
-		rc = qcow2_read_cluster(q, g, e, cbuf);
-		if (rc)
-			return rc;
-		memcpy(cbuf + in, data, n);
-		src = cbuf;
-	}
-	if (host && (e & QCOW2_OFLAG_COPIED) && !(e & QCOW2_OFLAG_COMPRESSED)) {
-		target = host; /* an allocated zero cluster: fill it in place */
-		e &= ~QCOW2_OFFSET_MASK; /* nothing to release */
-	} else {
-		rc = qcow2_alloc(q, &target);
-		if (rc)
-			return rc;
-	}
-	rc = blk_pwrite_full(q->n->fd, src, q->cs, target);
-	if (rc)
-		return rc;
-	return set_entry(q, bt, g, e, target | QCOW2_OFLAG_COPIED);
-}
-
-/* Is guest cluster g in a different L2 table than the open batch? */
-static bool other_table(const struct qcow2 *q, const struct batch *bt, uint64_t g)
-{
-	return bt->l2_off && (q->l1[g / q->l2_entries] & QCOW2_OFFSET_MASK) != bt->l2_off;
-}
-
-int qcow2_write(struct qcow2 *q, uint64_t off, const uint8_t *buf, uint64_t len)
-{
-	uint8_t *cbuf = malloc(q->cs);
-	struct batch bt;
-	int rc = batch_init(q, &bt);
-
-	if (!cbuf)
-		rc = -ENOMEM;
-	while (!rc && len) {
-		uint64_t g = off / q->cs, e;
-		uint32_t in = (uint32_t)(off % q->cs);
-		uint32_t n = (uint32_t)MIN_U64(len, q->cs - in);
-
-		if (other_table(q, &bt, g))
-			rc = batch_commit(q, &bt);
-		if (!rc)
-			rc = qcow2_entry(q, g, &e);
-		if (!rc)
-			rc = write_cluster(q, &bt, g, e, in, n, buf, cbuf);
-		off += n;
-		buf += n;
-		len -= n;
-	}
 	if (!rc)
-		rc = batch_commit(q, &bt);
-	batch_free(&bt);
-	free(cbuf);
-	return rc;
-}
-
-/* Zero or discard a whole guest cluster g. */
-static int zero_cluster(struct qcow2 *q, struct batch *bt, uint64_t g, bool discard)
-{
-	uint64_t e, host;
-	int rc = qcow2_entry(q, g, &e);
-
+		rc = l2_for(q, g, &l2_off, &t);
 	if (rc)
 		return rc;
-	host = e & QCOW2_OFFSET_MASK;
-	if ((e & QCOW2_OFLAG_ZERO) && !(e & QCOW2_OFLAG_COMPRESSED))
-		return 0; /* already zero */
-	if (!e && (discard || !q->n->backing))
-		return 0; /* unallocated already reads as zeroes (or may stay) */
-	if (in_place(q, e))
-		return set_entry(q, bt, g, e, host | QCOW2_OFLAG_COPIED | QCOW2_OFLAG_ZERO);
-	return set_entry(q, bt, g, e, QCOW2_OFLAG_ZERO);
-}
-
-int qcow2_zero(struct qcow2 *q, uint64_t off, uint64_t len, bool discard)
-{
-	uint8_t *zero = calloc(1, q->cs);
-	struct batch bt;
-	int rc = batch_init(q, &bt);
-
-	if (!zero)
-		rc = -ENOMEM;
-	while (!rc && len) {
-		uint64_t g = off / q->cs;
-		uint32_t in = (uint32_t)(off % q->cs);
-		uint32_t n = (uint32_t)MIN_U64(len, q->cs - in);
-
-		if (in || n < q->cs || q->h.version < 3) {
-			if (!discard) {
-				rc = batch_commit(q, &bt);
-				if (!rc)
-					rc = qcow2_write(q, off, zero, n);
-			}
-		} else {
-			if (other_table(q, &bt, g))
-				rc = batch_commit(q, &bt);
-			if (!rc)
-				rc = zero_cluster(q, &bt, g, discard);
+	qcow2_put_be64(t + (g % q->l2_entries) * 8, v);
+	for (int i = 0; i < QCOW2_L2_CACHE; i++)
+		if (q->l2c[i].off == l2_off && q->l2c[i].data && !q->l2c[i].dirty) {
+			q->l2c[i].dirty = true;
+			q->l2_dirty++;
 		}
-		off += n;
-		len -= n;
+	if (e & QCOW2_OFLAG_COMPRESSED) {
+		qcow2_compressed_range(q, e, &q->frees[q->nfree][0], &q->frees[q->nfree][1]);
+		q->nfree++;
+	} else if ((e & QCOW2_OFFSET_MASK) && !(e & QCOW2_OFLAG_COPIED)) {
+		q->frees[q->nfree][0] = e & QCOW2_OFFSET_MASK;
+		q->frees[q->nfree][1] = (e & QCOW2_OFFSET_MASK) + q->cs;
+		q->nfree++;
+	} else if ((e & QCOW2_OFFSET_MASK) && (v & QCOW2_OFLAG_ZERO)) {
+		/* the cluster now reads as zeroes: give its space back (before the
+		   entry is written; an unflushed discard may show either content) */
+		(void)fallocate(q->n->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				(off_t)(e & QCOW2_OFFSET_MASK), q->cs);
 	}
-	if (!rc)
-		rc = batch_commit(q, &bt);
-	batch_free(&bt);
-	free(zero);
-	return rc;
+	return 0;
 }

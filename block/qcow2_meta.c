@@ -175,7 +175,7 @@ int qcow2_hdr_parse(const uint8_t *buf, size_t len, struct qcow2_hdr *h,
 static int cache_get(struct qcow2 *q, struct qcow2_cache_slot *c, int n,
 		     uint64_t off, uint8_t **out)
 {
-	struct qcow2_cache_slot *victim = &c[0];
+	struct qcow2_cache_slot *victim = NULL;
 	int rc;
 
 	for (int i = 0; i < n; i++) {
@@ -184,9 +184,13 @@ static int cache_get(struct qcow2 *q, struct qcow2_cache_slot *c, int n,
 			*out = c[i].data;
 			return 0;
 		}
-		if (!c[i].data || c[i].used < victim->used)
+		if (c[i].dirty || (victim && !victim->data))
+			continue; /* never evict a dirty table; an empty slot wins */
+		if (!victim || !c[i].data || c[i].used < victim->used)
 			victim = &c[i];
 	}
+	if (!victim)
+		return -EBUSY; /* every slot dirty: the writer commits before that */
 	if (!victim->data && !(victim->data = malloc(q->cs)))
 		return -ENOMEM;
 	victim->off = 0;
