@@ -1,4 +1,4 @@
-/* qcow2_alloc.c - qcow2 writes: cluster allocation, refcounts, ordered L1/L2 updates.
+/* qcow2_alloc.c - qcow2 allocation: refcounts, refcount table growth, pending L1/L2 changes and their commit.
  *
  * Crash ordering (no dirty bit, no lazy refcounts): (1) refcounts of new
  * clusters are raised and written at once, new L2 tables and data written;

@@ -268,6 +268,33 @@ static void xvm_writes_qemu_judges(const char *img, uint8_t *shadow, uint64_t si
 	free(buf);
 }
 
+/* A chain: qcow2 over qcow2 over the compressed image, made and written by xvm. */
+static void test_chain(uint8_t *shadow, uint64_t size)
+{
+	struct blk_opts o = { .readonly = true };
+	struct blk *b = NULL;
+
+	{
+		struct blk_create_opts c = { .path = p("mid.qcow2"), .format = BLK_FMT_QCOW2,
+					     .backing = "comp.qcow2" };
+
+		CHECK(blk_image_create(&c) == 0);
+		c.path = p("top.qcow2");
+		c.backing = "mid.qcow2";
+		c.cluster_bits = 12;
+		CHECK(blk_image_create(&c) == 0);
+		CHECK(sh("qemu-img compare -q '%s' '%s'", p("top.qcow2"), p("comp.qcow2")) == 0);
+		o.path = p("comp.qcow2");
+		b = NULL;
+		CHECK(blk_open(&o, &b) == 0);
+		if (b) {
+			CHECK(blk_pread(b, shadow, size, 0) == 0);
+			blk_close(b);
+		}
+		xvm_writes_qemu_judges(p("top.qcow2"), shadow, size, 200);
+	}
+}
+
 /* Images made by qemu-img (compressed, small clusters, odd refcount widths,
  * v2, backing files) read correctly and stay clean after xvm writes. */
 static void test_qemu_interop(void)
@@ -333,26 +360,7 @@ static void test_qemu_interop(void)
 	memset(shadow, 0, size);
 	xvm_writes_qemu_judges(p("v2.qcow2"), shadow, size, 200);
 
-	/* a chain: qcow2 over qcow2 over raw, made by xvm, written by xvm */
-	{
-		struct blk_create_opts c = { .path = p("mid.qcow2"), .format = BLK_FMT_QCOW2,
-					     .backing = "comp.qcow2" };
-
-		CHECK(blk_image_create(&c) == 0);
-		c.path = p("top.qcow2");
-		c.backing = "mid.qcow2";
-		c.cluster_bits = 12;
-		CHECK(blk_image_create(&c) == 0);
-		CHECK(sh("qemu-img compare -q '%s' '%s'", p("top.qcow2"), p("comp.qcow2")) == 0);
-		o.path = p("comp.qcow2");
-		b = NULL;
-		CHECK(blk_open(&o, &b) == 0);
-		if (b) {
-			CHECK(blk_pread(b, shadow, size, 0) == 0);
-			blk_close(b);
-		}
-		xvm_writes_qemu_judges(p("top.qcow2"), shadow, size, 200);
-	}
+	test_chain(shadow, size);
 out:
 	free(base);
 	free(shadow);
