@@ -6,7 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#ifdef HAVE_SECCOMP
+#include <seccomp.h>
+#endif
 
 #include "tests/unit/check.h"
 #include "xvm/block.h"
@@ -257,6 +261,42 @@ static void engine_pass(const char *engine)
 	free(base);
 }
 
+/* With io_uring_setup refused (as in many containers), blk_open falls back
+ * to the thread pool by itself. Runs in a child: the filter is permanent. */
+static void fallback_test(void)
+{
+#ifdef HAVE_SECCOMP
+	pid_t pid;
+	int st = -1;
+
+	CHECK(create(p("fb.raw"), BLK_FMT_RAW, MiB, NULL) == 0);
+	pid = fork();
+	if (pid == 0) {
+		scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+		struct blk_opts o = { .path = p("fb.raw") };
+		uint8_t buf[4096] = { 1 };
+		struct blk *b = NULL;
+		int ok;
+
+		unsetenv("XVM_BLOCK_ENGINE");
+		if (!ctx || seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
+					     seccomp_syscall_resolve_name("io_uring_setup"), 0) ||
+		    seccomp_load(ctx))
+			_exit(3);
+		ok = !blk_open(&o, &b) && !strcmp(blk_engine_name(b), "threads") &&
+		     !blk_pwrite(b, buf, sizeof(buf), 0) && !blk_pread(b, buf, sizeof(buf), 4096);
+		if (b)
+			blk_close(b);
+		_exit(ok ? 0 : 1);
+	}
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	printf("io_uring refused: fell back to threads (child status %d)\n", st);
+#else
+	printf("libseccomp not available: fallback test skipped\n");
+#endif
+}
+
 int main(void)
 {
 	char cmd[128];
@@ -271,6 +311,7 @@ int main(void)
 	engine_pass("threads");
 	engine_pass("io_uring");
 	unsetenv("XVM_BLOCK_ENGINE");
+	fallback_test();
 	bad_input_test();
 	CHECK(create(p("lock.qcow2"), BLK_FMT_QCOW2, MiB, NULL) == 0);
 	b = open_img(p("lock.qcow2"), false);
