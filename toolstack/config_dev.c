@@ -58,11 +58,11 @@ static int once(struct disk_state *s, bool *have, const char *what, const char *
 	return 0;
 }
 
-static int set_format(struct disk_state *s, const char *v, size_t n)
+static int set_format(struct disk_state *s, const char *at, const char *v, size_t n)
 {
 	int f;
 
-	if (once(s, &s->have_format, "format", v))
+	if (once(s, &s->have_format, "format", at))
 		return -EINVAL;
 	if (!n)
 		return 0; /* empty: the default */
@@ -73,9 +73,9 @@ static int set_format(struct disk_state *s, const char *v, size_t n)
 	return 0;
 }
 
-static int set_access(struct disk_state *s, const char *v, size_t n)
+static int set_access(struct disk_state *s, const char *at, const char *v, size_t n)
 {
-	if (once(s, &s->have_access, "access", v))
+	if (once(s, &s->have_access, "access", at))
 		return -EINVAL;
 	if (!n)
 		return 0;
@@ -122,9 +122,9 @@ static bool vdev_valid(const char *v, size_t n)
 	return i == n;
 }
 
-static int set_vdev(struct disk_state *s, const char *v, size_t n)
+static int set_vdev(struct disk_state *s, const char *at, const char *v, size_t n)
 {
-	if (once(s, &s->have_vdev, "vdev", v))
+	if (once(s, &s->have_vdev, "vdev", at))
 		return -EINVAL;
 	if (n > 6 && !strncmp(v + n - 6, ":cdrom", 6)) { /* legacy hdc:cdrom */
 		s->d->devtype = XLCFG_DEV_CDROM;
@@ -146,23 +146,16 @@ static int legacy_prefixes(struct disk_state *s, const char **v, size_t *n, bool
 	static const char *const scripts[] = { "iscsi", "nbd", "enbd", "drbd" };
 
 	for (;;) {
-		const char *p = *v, *c;
+		const char *p = *v;
 		size_t k = 0;
 		bool known = false;
+		int next;
 
 		while (k < *n && ((p[k] >= 'a' && p[k] <= 'z') || (k && p[k] >= '0' && p[k] <= '9')))
 			k++;
 		if (!k || k >= *n || p[k] != ':')
 			return 0;
-		c = p + k + 1; /* after the colon: a prefix if not followed by [a-z0-9] */
-		if (c < p + *n && ((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9'))) {
-			bool chain = false;
-
-			for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
-				chain |= strlen(ignored[i]) == k && !strncmp(p, ignored[i], k);
-			if (!chain && format_from(p, k) < 0)
-				return 0; /* "foo:bar": a plain target */
-		}
+		next = k + 1 < *n ? (unsigned char)p[k + 1] : 0;
 		for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
 			if (strlen(ignored[i]) == k && !strncmp(p, ignored[i], k)) {
 				known = true;
@@ -180,6 +173,8 @@ static int legacy_prefixes(struct disk_state *s, const char **v, size_t *n, bool
 					return -ENOMEM;
 				known = true;
 			}
+		if (!known && ((next >= 'a' && next <= 'z') || (next >= '0' && next <= '9')))
+			return 0; /* "host:name": a plain target */
 		if (!known)
 			return disk_err(s, p, "unknown disk prefix '%.*s:'", (int)k, p);
 		s->legacy_prefix = true;
@@ -188,13 +183,14 @@ static int legacy_prefixes(struct disk_state *s, const char **v, size_t *n, bool
 	}
 }
 
-static int set_target(struct disk_state *s, const char *v, size_t n, bool positional)
+static int set_target(struct disk_state *s, const char *at, const char *v, size_t n,
+		      bool positional)
 {
 	bool phy = false;
 	int r;
 
 	if (s->have_target && s->d->target)
-		return disk_err(s, v, "target given more than once");
+		return disk_err(s, at, "target given more than once");
 	s->have_target = true;
 	if (positional && (r = legacy_prefixes(s, &v, &n, &phy)))
 		return r;
@@ -214,13 +210,13 @@ static int set_target(struct disk_state *s, const char *v, size_t n, bool positi
 static int disk_positional(struct disk_state *s, const char *v, size_t n)
 {
 	if (!s->have_target)
-		return set_target(s, v, n, true);
+		return set_target(s, v, v, n, true);
 	if (!s->have_format && !s->legacy_prefix)
-		return set_format(s, v, n);
+		return set_format(s, v, v, n);
 	if (!s->have_vdev)
-		return set_vdev(s, v, n);
+		return set_vdev(s, v, v, n);
 	if (!s->have_access)
-		return set_access(s, v, n);
+		return set_access(s, v, v, n);
 	return disk_err(s, v, "too many positional parameters at '%.*s'", (int)n, v);
 }
 
@@ -235,11 +231,11 @@ static int disk_keyval(struct disk_state *s, const char *k, size_t kn, const cha
 {
 #define KEY(lit) (kn == sizeof(lit) - 1 && !strncmp(k, lit, kn))
 	if (KEY("format") || KEY("fmt"))
-		return set_format(s, v, n);
+		return set_format(s, k, v, n);
 	if (KEY("vdev"))
-		return set_vdev(s, v, n);
+		return set_vdev(s, k, v, n);
 	if (KEY("access") || KEY("mode"))
-		return set_access(s, v, n);
+		return set_access(s, k, v, n);
 	if (KEY("devtype")) {
 		if (n == 5 && !strncmp(v, "cdrom", 5))
 			s->d->devtype = XLCFG_DEV_CDROM;
@@ -307,7 +303,7 @@ int xlcfg_parse_disk(const char *spec, struct xlcfg_disk *d, size_t *at,
 		while (*p == ' ' || *p == '\t')
 			p++;
 		if (!strncmp(p, "target=", 7)) { /* takes the rest, commas and all */
-			r = set_target(&s, p + 7, strlen(p + 7), false);
+			r = set_target(&s, p, p + 7, strlen(p + 7), false);
 			break;
 		}
 		end = strchr(p, ',');
@@ -530,6 +526,8 @@ int xlcfg_parse_vif(const char *spec, struct xlcfg_vif *v, size_t *at,
 			*end = 0;
 		while (*p == ' ' || *p == '\t')
 			p++;
+		for (char *t = p + strlen(p); t > p && (t[-1] == ' ' || t[-1] == '\t'); t--)
+			t[-1] = 0; /* so is trailing space: 'mac=.. , bridge=..' */
 		if (!*p)
 			continue; /* empty items are skipped, as xl does */
 		eq = strchr(p, '=');
