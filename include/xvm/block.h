@@ -3,8 +3,12 @@
  * io_uring with a thread-pool fallback.
  *
  * Threads: blk_submit() may be called from any thread; completion callbacks
- * run on the block layer's own completion thread (one per open image chain),
- * never inside blk_submit(). A callback must not block for long. */
+ * run on one of the block layer's own threads for that open image chain (the
+ * io_uring reaper, an I/O worker, or the chain's slow-path thread that does
+ * qcow2 allocation), never inside blk_submit(). Callbacks of different
+ * requests may run concurrently. A callback must not block for long; it may
+ * submit new requests. The engine is io_uring when io_uring_queue_init works,
+ * else a thread pool; XVM_BLOCK_ENGINE=threads|io_uring forces one. */
 #ifndef XVM_BLOCK_H
 #define XVM_BLOCK_H
 
