@@ -410,6 +410,50 @@ static void test_truncations_and_mutations(const char *dir)
 	printf("xlcfg: %d truncated/mutated parses, %d invariant failures\n", runs, bad);
 }
 
+/* A large config parses, and how long parsing takes (printed, not asserted). */
+static void test_large_and_timing(const char *dir)
+{
+	size_t cap = 1 << 20, len = 0, tlen;
+	char *big = malloc(cap), *text = slurp(dir, "good", "disks.cfg", &tlen);
+	struct xlcfg_error err;
+	struct xlcfg *cfg = NULL;
+	uint64_t t0;
+	int iters = 2000;
+
+	CHECK(big && text);
+	if (!big || !text)
+		goto out;
+	len += (size_t)snprintf(big + len, cap - len, "name = 'big'\ndisk = [\n");
+	for (int i = 0; i < 1000; i++)
+		len += (size_t)snprintf(big + len, cap - len, "  '/img/d%d.qcow2,qcow2,xvd%c%c%c',\n",
+					i, 'a' + i / 676, 'a' + i / 26 % 26, 'a' + i % 26);
+	len += (size_t)snprintf(big + len, cap - len, "]\nvif = [\n");
+	for (int i = 0; i < 1000; i++)
+		len += (size_t)snprintf(big + len, cap - len,
+					"  'mac=00:16:3e:00:%02x:%02x,bridge=br%d,rate=10Mb/s',\n",
+					i >> 8, i & 0xff, i % 4);
+	len += (size_t)snprintf(big + len, cap - len, "]\n");
+	t0 = now_ns();
+	CHECK(xlcfg_parse("big.cfg", big, len, NULL, 0, &cfg, &err) == 0);
+	if (!cfg)
+		fprintf(stderr, "big.cfg: %s\n", err.msg);
+	printf("xlcfg: %zu-byte config with 1000 disks and 1000 vifs: %.2f ms\n", len,
+	       (double)(now_ns() - t0) / 1e6);
+	CHECK(cfg && cfg->ndisks == 1000 && cfg->nvifs == 1000 &&
+	      !strcmp(cfg->disks[999].vdev, "xvdbml") && cfg->vifs[999].mac[5] == 0xe7);
+	xlcfg_free(cfg);
+	t0 = now_ns();
+	for (int i = 0; i < iters; i++) {
+		CHECK(xlcfg_parse("disks.cfg", text, tlen, NULL, 0, &cfg, &err) == 0);
+		xlcfg_free(cfg);
+	}
+	printf("xlcfg: disks.cfg (%zu bytes, 16 disks): %.1f us per parse\n", tlen,
+	       (double)(now_ns() - t0) / 1e3 / iters);
+out:
+	free(big);
+	free(text);
+}
+
 int main(int argc, char **argv)
 {
 	const char *dir = argc > 1 ? argv[1] : "tests/unit/xlcfg";
@@ -428,5 +472,6 @@ int main(int argc, char **argv)
 	test_disk_specs();
 	test_vif_specs();
 	test_truncations_and_mutations(dir);
+	test_large_and_timing(dir);
 	return check_report("test_xlcfg");
 }
