@@ -347,6 +347,10 @@ int blk_image_clone(const char *src, const char *dst, char **base_out)
 		log_err("clone %s: %s", src, strerror(-rc));
 		return rc;
 	}
+	if (!access(dst, F_OK)) { /* before any snapshot of src */
+		log_err("create %s: %s", dst, strerror(EEXIST));
+		return -EEXIST;
+	}
 	if (st.st_mode & 0222) {
 		rc = blk_image_snapshot(src, NULL, &base);
 		if (rc)

@@ -94,6 +94,9 @@ expect corrupt-header 1 "unsupported qcow2 version" "$XVM" image check corrupt.q
 expect corrupt-snapshot 1 "unsupported qcow2 version" "$XVM" image snapshot corrupt.qcow2
 if [ "$sum" = "$(md5sum <corrupt.qcow2)" ] && ! ls corrupt.snap-* >/dev/null 2>&1; then
     ok corrupt-untouched; else bad corrupt-untouched; fi
+n_before=$(ls | wc -l)
+expect clone-dst-exists 1 "c1.qcow2: File exists" "$XVM" image clone ov.qcow2 c1.qcow2
+[ "$(ls | wc -l)" = "$n_before" ] && ok clone-dst-exists-untouched || bad clone-dst-exists-untouched
 expect readonly-snapshot 1 "read-only" "$XVM" image snapshot ov-base.qcow2
 # a backing loop (l1 -> l2 -> l1), names patched in place
 qemu-img create -q -f qcow2 l0.qcow2 1M
