@@ -380,7 +380,72 @@ static const char *const xl_ignored[] = {
 	"device_model_override", "boot", "viridian", "videoram", "stdvga", "on_xend_start",
 	"on_xend_stop", "seclabel", "pool", "vtpm", "p9", "vnuma", "max_grant_frames",
 	"max_maptrack_frames", "tsc_mode", "nomigrate", "driver_domain", "xen_platform_pci",
+	"cpuid", "shadow_memory", "rtc_timeoffset", "vga", "vcpu_hard_affinity", "dtdev",
 };
+
+/* The keys interpret() reads, for "did you mean" hints. */
+static const char *const known_keys[] = {
+	"name", "uuid", "memory", "maxmem", "vcpus", "maxvcpus", "kernel", "ramdisk",
+	"cmdline", "extra", "root", "disk", "vif", "on_poweroff", "on_reboot", "on_crash",
+	"on_watchdog", "on_soft_reset",
+};
+
+/* Edit distance (insert, delete, substitute, swap neighbours), capped at 3. */
+static int distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	int d[3][33];
+
+	if (la > 32 || lb > 32 || (la > lb ? la - lb : lb - la) > 2)
+		return 3;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = (int)j;
+	for (size_t i = 1; i <= la; i++) {
+		int *cur = d[i % 3], *prev = d[(i - 1) % 3], *prev2 = d[(i + 1) % 3];
+
+		cur[0] = (int)i;
+		for (size_t j = 1; j <= lb; j++) {
+			int c = prev[j - 1] + (a[i - 1] != b[j - 1]);
+
+			c = MIN(c, prev[j] + 1);
+			c = MIN(c, cur[j - 1] + 1);
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+				c = MIN(c, prev2[j - 2] + 1);
+			cur[j] = c;
+		}
+	}
+	return MIN(d[la % 3][lb], 3);
+}
+
+/* The known key an unknown one is probably a typo of, or NULL. */
+static const char *suggest(const char *name)
+{
+	int best = strlen(name) > 4 ? 3 : 2; /* accept distance 2, or 1 for short names */
+	const char *hint = NULL;
+
+	for (size_t i = 0; i < ARRAY_SIZE(known_keys); i++) {
+		int d = distance(name, known_keys[i]);
+
+		if (d < best) {
+			best = d;
+			hint = known_keys[i];
+		}
+	}
+	return hint;
+}
+
+static int warn_unknown(struct xlcfg *cfg, const struct xlcfg_setting *s, bool xl)
+{
+	const char *hint = suggest(s->name);
+
+	if (xl)
+		return warnf(cfg, "%s:%d: '%s' is not supported by xvm (ignored)", s->source,
+			     s->line, s->name);
+	if (hint)
+		return warnf(cfg, "%s:%d: unknown key '%s' (ignored; did you mean '%s'?)",
+			     s->source, s->line, s->name, hint);
+	return warnf(cfg, "%s:%d: unknown key '%s' (ignored)", s->source, s->line, s->name);
+}
 
 /* Settings nobody asked for: warn by name and keep them in cfg->other. */
 static int collect_other(struct interp *in)
@@ -403,9 +468,7 @@ static int collect_other(struct interp *in)
 		}
 		for (size_t j = 0; j < ARRAY_SIZE(xl_ignored); j++)
 			xl |= !strcmp(s->name, xl_ignored[j]);
-		r = xl ? warnf(cfg, "%s:%d: '%s' is not supported by xvm (ignored)", s->source,
-			       s->line, s->name)
-		       : warnf(cfg, "%s:%d: unknown key '%s' (ignored)", s->source, s->line, s->name);
+		r = warn_unknown(cfg, s, xl);
 		if (r) {
 			for (; i < raw->n; i++) /* keep what is left owned by raw */
 				raw->v[k++] = raw->v[i];

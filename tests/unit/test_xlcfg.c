@@ -235,6 +235,18 @@ static void test_struct(void)
 	c = parse_str("name += 'a'; memory += 64; memory = 128", &err);
 	CHECK(c && !strcmp(c->name, "a") && c->memory_mib == 128);
 	xlcfg_free(c);
+	/* typos of known keys get a hint; other unknown keys do not */
+	c = parse_str("name='t'\nmemroy=1\nmaxvcpu=2\non_crahs='x'\nvcpu=1\nfoo=1\nvi=[]", &err);
+	CHECK(c && c->nwarnings == 6 && c->memory_mib == 32);
+	if (c && c->nwarnings == 6) {
+		CHECK(!strcmp(c->warnings[0], "t.cfg:2: unknown key 'memroy' (ignored; did you mean 'memory'?)"));
+		CHECK(!strcmp(c->warnings[1], "t.cfg:3: unknown key 'maxvcpu' (ignored; did you mean 'maxvcpus'?)"));
+		CHECK(!strcmp(c->warnings[2], "t.cfg:4: unknown key 'on_crahs' (ignored; did you mean 'on_crash'?)"));
+		CHECK(!strcmp(c->warnings[3], "t.cfg:5: unknown key 'vcpu' (ignored; did you mean 'vcpus'?)"));
+		CHECK(!strcmp(c->warnings[4], "t.cfg:6: unknown key 'foo' (ignored)"));
+		CHECK(!strcmp(c->warnings[5], "t.cfg:7: unknown key 'vi' (ignored; did you mean 'vif'?)"));
+	}
+	xlcfg_free(c);
 	/* CRLF line ends and a trailing comment without newline */
 	c = parse_str("name = 'w'\r\nvcpus = 2\r\n# end", &err);
 	CHECK(c && c->vcpus == 2);
