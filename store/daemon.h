@@ -28,7 +28,7 @@ struct store_tx {
 	struct store_tx *next;
 	uint32_t id;
 	struct smap ovl;
-	int nodes_added;  /* nodes this transaction created (quota) */
+	int nodes_added;  /* nodes created minus own nodes removed (quota) */
 };
 
 /* per-domain limits for unprivileged connections (Xen's quota names) */

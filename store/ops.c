@@ -141,13 +141,16 @@ static int op_mkdir(struct store_req *r)
 	return 0;
 }
 
-/* a removed node's watchers, checked against its permissions */
+/* a removed node: fire its watchers (checked against its permissions), or
+ * inside a transaction give its owner's node quota back */
 static void rm_fired(void *arg, const struct snode *n, bool top)
 {
 	struct store_req *r = arg;
 
 	if (!r->tx)
 		watch_fire(r->s, n->path, !top, n);
+	else if (n->nperms && n->perms[0].dom == r->c->domid)
+		r->tx->nodes_added--;
 }
 
 static int op_rm(struct store_req *r)
