@@ -34,6 +34,7 @@ struct lexer {
 	int line, col;
 	const char *source;
 	struct xlcfg_error *err;
+	int err_line; /* the line of the last error */
 };
 
 int cfg_errf(struct xlcfg_error *err, const char *fmt, ...)
@@ -57,6 +58,7 @@ static int lex_errf(struct lexer *lx, int line, int col, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
+	lx->err_line = line;
 	return cfg_errf(lx->err, "%s:%d:%d: %.400s", lx->source, line, col, what);
 }
 
@@ -540,20 +542,14 @@ fail:
 	return r;
 }
 
-int cfg_raw_parse(struct cfg_raw *raw, const char *source, const char *text,
-		  size_t len, struct xlcfg_error *err)
+static int parse_stmts(struct parser *p)
 {
-	struct parser p = {
-		.lx = { .src = text, .len = len, .line = 1, .col = 1,
-			.source = source, .err = err },
-		.raw = raw,
-	};
 	struct tok t;
 	char what[64];
 	int r;
 
 	for (;;) {
-		if ((r = lex_next(&p.lx, &t)))
+		if ((r = lex_next(&p->lx, &t)))
 			return r;
 		if (t.type == T_EOF)
 			return 0;
@@ -562,11 +558,47 @@ int cfg_raw_parse(struct cfg_raw *raw, const char *source, const char *text,
 		if (t.type != T_KEY) {
 			describe(&t, what, sizeof(what));
 			free(t.text);
-			return lex_errf(&p.lx, t.line, t.col, "expected a key, got %s", what);
+			return lex_errf(&p->lx, t.line, t.col, "expected a key, got %s", what);
 		}
-		if ((r = parse_stmt(&p, &t)))
+		if ((r = parse_stmt(p, &t)))
 			return r;
 	}
+}
+
+/* Does line `line` of text start like Python (xm configs could be)? */
+static bool python_like(const char *text, size_t len, int line)
+{
+	static const char *const starts[] = { "import ", "from ", "def ", "class ", "if ",
+					      "for ", "while ", "print", "try:", "else:" };
+	size_t i = 0;
+
+	for (int l = 1; l < line && i < len; i++)
+		l += text[i] == '\n';
+	while (i < len && (text[i] == ' ' || text[i] == '\t'))
+		i++;
+	for (size_t k = 0; k < sizeof(starts) / sizeof(starts[0]); k++)
+		if (len - i >= strlen(starts[k]) && !strncmp(text + i, starts[k], strlen(starts[k])))
+			return true;
+	return false;
+}
+
+int cfg_raw_parse(struct cfg_raw *raw, const char *source, const char *text,
+		  size_t len, struct xlcfg_error *err)
+{
+	struct parser p = {
+		.lx = { .src = text, .len = len, .line = 1, .col = 1,
+			.source = source, .err = err },
+		.raw = raw,
+	};
+	int r = parse_stmts(&p);
+
+	if (r == -EINVAL && python_like(text, len, p.lx.err_line)) {
+		size_t n = strlen(err->msg);
+
+		snprintf(err->msg + n, sizeof(err->msg) - n, " (this looks like Python, "
+			 "which xl.cfg is not)");
+	}
+	return r;
 }
 
 void cfg_raw_free(struct cfg_raw *raw)
