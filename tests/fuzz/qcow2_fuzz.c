@@ -1,4 +1,4 @@
-/* qcow2_fuzz.c - libFuzzer target: open an arbitrary file as qcow2, read through its L1/L2/compressed clusters, check refcounts. */
+/* qcow2_fuzz.c - libFuzzer target: open arbitrary bytes as qcow2, read through L1/L2/compressed clusters, check refcounts, write. */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +27,25 @@ static void read_sample(struct blk_node *n)
 		(void)blk_node_read(n, buf, 8192, i * cover + (i * 4096) % cover);
 }
 
+/* Write through the damaged metadata too: allocation, copy-on-write of
+ * compressed clusters, zeroing, the refcount table growing, a commit. */
+static void write_sample(struct blk_node *n)
+{
+	static uint8_t buf[8192];
+	uint64_t at[] = { 0, 4096, 65536 + 512, n->size / 2 & ~511ULL, n->size - 8192 };
+
+	memset(buf, 0xa5, sizeof(buf));
+	for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+		if (n->size < 8192 || at[i] > n->size - 8192)
+			continue;
+		if (n->ops->rw(n, i == 3 ? BLK_OP_WRITE_ZEROES : BLK_OP_WRITE, at[i], buf,
+			       sizeof(buf)))
+			break;
+	}
+	if (n->ops->flush)
+		(void)n->ops->flush(n);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char dir[64], path[96];
@@ -52,6 +71,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		read_sample(n);
 		blk_node_close(n);
 		(void)blk_image_check(path, &r);
+		if (size < (1u << 20) && !blk_node_open(path, BLK_FMT_QCOW2, BLK_NODE_NOLOCK, 0,
+							NULL, NULL, &n)) {
+			write_sample(n);
+			blk_node_close(n);
+		}
 	}
 	return 0;
 }
