@@ -27,6 +27,7 @@ static int disk_err(struct disk_state *s, const char *where, const char *fmt, ..
 	va_start(ap, fmt);
 	vsnprintf(s->err->msg, sizeof(s->err->msg), fmt, ap);
 	va_end(ap);
+	cfg_msg_clean(s->err->msg, sizeof(s->err->msg));
 	return -EINVAL;
 }
 
@@ -347,6 +348,7 @@ static int vif_err(size_t *at, size_t off, struct xlcfg_error *err, const char *
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
+	cfg_msg_clean(err->msg, sizeof(err->msg));
 	return -EINVAL;
 }
 

@@ -21,7 +21,11 @@ int cfg_raw_parse(struct cfg_raw *raw, const char *source, const char *text,
 void cfg_raw_free(struct cfg_raw *raw);
 void cfg_value_free(struct xlcfg_value *v);
 
-/* err->msg = printf(fmt, ...); returns -EINVAL. */
+/* Make msg one printable line: control characters become \n, \t, \xHH
+ * (truncated to cap). */
+void cfg_msg_clean(char *msg, size_t cap);
+
+/* err->msg = printf(fmt, ...), cleaned as above; returns -EINVAL. */
 int cfg_errf(struct xlcfg_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

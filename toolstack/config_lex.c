@@ -37,6 +37,25 @@ struct lexer {
 	int err_line; /* the line of the last error */
 };
 
+void cfg_msg_clean(char *msg, size_t cap)
+{
+	char tmp[XLCFG_ERR_MAX];
+	size_t n = 0;
+
+	for (const unsigned char *p = (const unsigned char *)msg; *p && n + 5 < sizeof(tmp); p++) {
+		if (*p == '\n' || *p == '\t') {
+			tmp[n++] = '\\';
+			tmp[n++] = *p == '\n' ? 'n' : 't';
+		} else if (*p < 0x20 || *p == 0x7f) {
+			n += (size_t)snprintf(tmp + n, sizeof(tmp) - n, "\\x%02x", *p);
+		} else {
+			tmp[n++] = (char)*p;
+		}
+	}
+	tmp[n] = 0;
+	snprintf(msg, cap, "%s", tmp);
+}
+
 int cfg_errf(struct xlcfg_error *err, const char *fmt, ...)
 {
 	va_list ap;
@@ -44,6 +63,7 @@ int cfg_errf(struct xlcfg_error *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
+	cfg_msg_clean(err->msg, sizeof(err->msg));
 	return -EINVAL;
 }
 
@@ -244,6 +264,11 @@ static int lex_next(struct lexer *lx, struct tok *t)
 		return lex_word(lx, t, true);
 	if (is_digit(c))
 		return lex_word(lx, t, false);
+	if (c == '+' && peekc(lx, 1) == '=') {
+		t->type = T_ADD;
+		advance(lx, 2);
+		return 0;
+	}
 	switch (c) {
 	case '\n': t->type = T_NEWLINE; break;
 	case '=': t->type = T_EQ; break;
@@ -251,13 +276,6 @@ static int lex_next(struct lexer *lx, struct tok *t)
 	case ']': t->type = T_RBRACK; break;
 	case ',': t->type = T_COMMA; break;
 	case ';': t->type = T_SEMI; break;
-	case '+':
-		if (peekc(lx, 1) == '=') {
-			t->type = T_ADD;
-			advance(lx, 2);
-			return 0;
-		}
-		/* fall through */
 	default: {
 		char s[8];
 
