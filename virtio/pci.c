@@ -419,7 +419,9 @@ int virtio_pci_create(struct vm *vm, struct pci_bus *bus, struct evloop *loop,
 	vp_add_cap(vp, CAP_COMMON, OFF_COMMON, COMMON_LEN, 0);
 	vp_add_cap(vp, CAP_NOTIFY, OFF_NOTIFY, ops->nqueues * NOTIFY_MULT, 4);
 	vp_add_cap(vp, CAP_ISR, OFF_ISR, 1, 0);
-	vp_add_cap(vp, CAP_DEVICE, OFF_DEVICE, ops->cfg_size, 0);
+	if (ops->cfg_size)   /* none for a device without config (virtio-rng): Linux
+			     * refuses a device-config capability of length 0 */
+		vp_add_cap(vp, CAP_DEVICE, OFF_DEVICE, ops->cfg_size, 0);
 	vp_add_cap(vp, CAP_PCI, 0, 0, 4);
 	rc = msix_init(&vp->msix, vm, &vp->pci, ops->nqueues + 1, 0, OFF_MSIX_TABLE,
 		       OFF_MSIX_PBA);

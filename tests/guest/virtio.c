@@ -128,7 +128,7 @@ int virtio_init(struct vdev *d, uint32_t bdf, uint64_t want, uint64_t ring_mem)
     d->bdf = bdf;
     pci_cfg_write32(bdf, 4, pci_cfg_read32(bdf, 4) | 0x6); /* memory + bus master */
     map_caps(d);
-    if (!d->common || !d->notify || !d->device)
+    if (!d->common || !d->notify)   /* device config is optional (virtio-rng has none) */
         return -1;
     w8(d->common + C_STATUS, 0);
     if (r8(d->common + C_STATUS) != 0)

@@ -228,6 +228,12 @@ static int setup(struct vm *vm, struct pci_bus *bus, struct evloop *loop, uint64
 		if (pci_cfg_read(bus, s, 0, PCI_DEVICE_ID, 2) == 0x1044)
 			slot = s;       /* the last one: the device just made */
 	CHECK(slot && pci_cfg_read(bus, slot, 0, PCI_CLASS_PROG, 4) >> 8 == 0x00ff00 >> 8);
+	/* no config: no device-config capability (Linux refuses one of length 0) */
+	for (unsigned c = pci_cfg_read(bus, slot, 0, PCI_CAP_PTR, 1), n = 0; c && n < 16; n++) {
+		if (pci_cfg_read(bus, slot, 0, c, 1) == 0x09)
+			CHECK(pci_cfg_read(bus, slot, 0, c + 3, 1) != 4);
+		c = pci_cfg_read(bus, slot, 0, c + 1, 1);
+	}
 	*d = (struct drv){ .vm = vm, .bar = pci_cfg_read(bus, slot, 0, PCI_BAR0, 4) & ~0xfu,
 			   .desc = gpa, .avail = gpa + 0x1000, .used = gpa + 0x2000,
 			   .buf = gpa + 0x10000 };
