@@ -7,11 +7,15 @@
 
 #include "toolstack/config_int.h"
 
+/* The counted string (v, n) or (k, kn) equals a literal. */
+#define IS(lit) (n == sizeof(lit) - 1 && !strncmp(v, lit, n))
+#define KEY(lit) (kn == sizeof(lit) - 1 && !strncmp(k, lit, kn))
+
 struct disk_state {
 	const char *spec;
 	struct xlcfg_disk *d;
 	bool have_target, have_format, have_vdev, have_access;
-	bool legacy_prefix, access_rw_given;
+	bool legacy_prefix; /* an xm prefix (phy:, tap:aio:, ...) took the format's place */
 	size_t *at;
 	struct xlcfg_error *err;
 };
@@ -80,7 +84,6 @@ static int set_access(struct disk_state *s, const char *at, const char *v, size_
 		return -EINVAL;
 	if (!n)
 		return 0;
-#define IS(lit) (n == sizeof(lit) - 1 && !strncmp(v, lit, n))
 	if (IS("r") || IS("ro"))
 		s->d->readonly = true;
 	else if (IS("w") || IS("rw") || IS("w!"))
@@ -230,7 +233,6 @@ static int set_str(char **dst, const char *v, size_t n)
 
 static int disk_keyval(struct disk_state *s, const char *k, size_t kn, const char *v, size_t n)
 {
-#define KEY(lit) (kn == sizeof(lit) - 1 && !strncmp(k, lit, kn))
 	if (KEY("format") || KEY("fmt"))
 		return set_format(s, k, v, n);
 	if (KEY("vdev"))
