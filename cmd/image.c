@@ -69,8 +69,7 @@ static int im_create(int argc, char **argv)
 			}
 			o.cluster_bits = (unsigned)__builtin_ctzll(v);
 			break;
-		default:
-			image_usage(stderr);
+		default: /* getopt printed the one-line reason */
 			return 2;
 		}
 	}
@@ -250,9 +249,13 @@ int cmd_image(int argc, char **argv)
 		{ "clone", im_clone }, { "check", im_check },
 	};
 
-	if (argc < 2 || cmd_wants_help(argc, argv)) {
-		image_usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? 2 : 0;
+	if (argc >= 2 && cmd_wants_help(argc, argv)) {
+		image_usage(stdout);
+		return 0;
+	}
+	if (argc < 2) {
+		log_err("image: expected create, info, snapshot, clone or check (see 'xvm image --help')");
+		return 2;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(sub); i++)
 		if (!strcmp(argv[1], sub[i].name))
