@@ -30,7 +30,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: xvm COMMAND [ARGS...]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\n'xvm COMMAND --help' shows a command's options; "
 		   "see also man xvm (docs/xvm.1).\n");
 }
