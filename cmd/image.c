@@ -49,6 +49,7 @@ static int im_create(int argc, char **argv)
 	int c;
 
 	optind = 1;
+	opterr = 0;
 	while ((c = getopt(argc, argv, "+f:c:b:F:")) != -1) {
 		switch (c) {
 		case 'f':
@@ -69,7 +70,10 @@ static int im_create(int argc, char **argv)
 			}
 			o.cluster_bits = (unsigned)__builtin_ctzll(v);
 			break;
-		default: /* getopt printed the one-line reason */
+		default:
+			log_err("image create: %s '-%c' (see 'xvm image --help')",
+				strchr("fcbF", optopt) ? "missing value for" : "unknown option",
+				optopt);
 			return 2;
 		}
 	}
