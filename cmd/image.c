@@ -72,7 +72,7 @@ static int im_create(int argc, char **argv)
 			break;
 		default:
 			log_err("image create: %s '-%c' (see 'xvm image --help')",
-				strchr("fcbF", optopt) ? "missing value for" : "unknown option",
+				optopt && strchr("fcbF", optopt) ? "missing value for" : "unknown option",
 				optopt);
 			return 2;
 		}
