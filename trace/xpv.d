@@ -34,7 +34,8 @@ provider xpv {
 	/* virtio-blk requests: op is VIRTIO_BLK_T_* (0 read, 1 write, 4 flush,
 	   8 get-id, 11 discard, 13 write-zeroes); rc 0 or -errno */
 	probe blk__req__start(int domid, char *disk, int op, unsigned long long sector, unsigned int bytes);
-	probe blk__req__done(int domid, char *disk, int op, unsigned long long sector, unsigned int bytes, int rc, unsigned long long latency_ns);
+	/* six arguments (bpftrace reads arg0..arg5): the domain is in -start */
+	probe blk__req__done(char *disk, int op, unsigned long long sector, unsigned int bytes, int rc, unsigned long long latency_ns);
 	/* virtio-rng: one request answered with bytes of entropy */
 	probe rng__req(int domid, unsigned int bytes);
 	/* pvpanic: the guest wrote event (1 panicked, 2 crash kernel loaded) */

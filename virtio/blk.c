@@ -104,7 +104,7 @@ static void vblk_done(void *opaque, int result)
 {
 	struct vblk_req *r = opaque;
 
-	XVM_PROBE(BLK_REQ_DONE, r->b->vm->cfg.domid, r->b->name, (int)r->type,
+	XVM_PROBE(BLK_REQ_DONE, r->b->name, (int)r->type,
 		  (unsigned long long)r->sector, r->bytes, result,
 		  (unsigned long long)(now_ns() - r->t0));
 	if (result < 0)
