@@ -41,5 +41,22 @@ grep -q "^CREATE 0 probe-test$" <<<"$out" || { echo "FAIL: dom-create-start did 
 io=$(sed -n 's/^IO \([0-9]*\)$/\1/p' <<<"$out")
 [ "${io:-0}" -gt 100 ] || { echo "FAIL: exit probe saw ${io:-0} PIO exits (want > 100)"; fail=1; }
 [ $fail = 0 ] && echo "ok: probes fired: dom-create-start, 2x vcpu-create, $io PIO exits"
+
+# device probes: virtio-blk requests with their latency, queue kicks
+if command -v qemu-img >/dev/null; then
+    D=$(mktemp -d); qemu-img create -q -f raw "$D/d.raw" 16M
+    out2=$(timeout 120 bpftrace -e "
+usdt:$XVM:xpv:blk__req__done /str(arg0) == \"pd\"/ { @n = @n + 1; @lat = @lat + arg5; }
+usdt:$XVM:xpv:virtio__notify { @kicks = @kicks + 1; }
+END { printf(\"BLK %d %d %d\n\", @n, @lat, @kicks); clear(@n); clear(@lat); clear(@kicks); }" \
+        -c "$XVM run --kernel $GUEST --console null --disk $D/d.raw,id=pd --cmdline tests=blk" 2>&1)
+    rm -rf "$D"
+    read -r n lat kicks < <(sed -n 's/^BLK \([0-9]*\) \([0-9]*\) \([0-9]*\)$/\1 \2 \3/p' <<<"$out2")
+    if [ "${n:-0}" -ge 5 ] && [ "${lat:-0}" -gt 0 ] && [ "${kicks:-0}" -ge 1 ]; then
+        echo "ok: blk-req-done fired $n times (mean latency $((lat / n / 1000)) us), $kicks queue kicks"
+    else
+        echo "FAIL: device probes: blk-req-done n=${n:-0} latency=${lat:-0} kicks=${kicks:-0}"; echo "$out2"; fail=1
+    fi
+fi
 [ $fail = 0 ] || { echo "bpftrace output:"; echo "$out"; }
 exit $fail
