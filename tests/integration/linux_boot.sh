@@ -22,6 +22,7 @@ SRC=${XVM_SRC:-$(cd "$HERE/../.." && pwd)}
 
 MODE=${1:-early}
 XVM=${2:-${XVM:-$SRC/build/xvm}}
+case $XVM in /*) ;; *) XVM=$PWD/$XVM ;; esac   # meson passes ./xvm; nestlab runs from /
 VMM=${XVM_TEST_VMM:-xvm}
 LG_MEM=512 LG_CPUS=2
 
@@ -187,7 +188,8 @@ full_nested() {
     say "nestlab run took $(awk -v a="$t0" -v b="$(lg_now)" 'BEGIN { printf "%.0f", b - a }') s (status $rc)"
     case $rc in
     0) finish 0 ;;
-    77) rm -rf "$LG_DIR"; skip "$(grep -a 'skipped: ' "$out" | tail -n 1 | sed 's/.*skipped: //')" ;;
+    77) why=$(grep -a 'skipped: ' "$out" | tail -n 1 | sed 's/.*skipped: //' | tr -d '\r')
+        rm -rf "$LG_DIR"; skip "inside nestlab: ${why:-no reason given}" ;;
     124) say "nestlab timed out"; tail -n 20 "$out"; finish 1 ;;
     125) skip "nestlab could not provide a nested /dev/kvm" ;;
     *) [ -s "$LG_DIR/inner" ] || tail -n 20 "$out"; finish 1 ;;
