@@ -64,8 +64,7 @@ LG_MEM=512 LG_CPUS=2
 # milestones NAME: the early-boot table, indented
 milestones() { lg_check "$LG_DIR/$1.log" "$LG_MEM" "$LG_CPUS" "$LG_CMDLINE" | sed 's/^/     /'; }
 
-# has OPTION: does this xvm run know --OPTION?
-has() { "$XVM" run --help 2>&1 | grep -q -- "--$1 "; }
+has() { lg_has_opt "$XVM" "$1"; }
 
 # devices_line WHERE: one line on the disk and network devices
 devices_line() {
@@ -75,8 +74,8 @@ devices_line() {
     case $d$n in
     nono) info "not there yet: virtio disk and network devices (later issues)" ;;
     yesno) info "not there yet: virtio network (later issue); $1" ;;
-    noyes) info "not there yet: virtio disk (later issue); $1" ;;
-    *) info "$1" ;;
+    noyes) info "not there yet: virtio disk (later issue); xvm has --net, the demo does not attach one yet" ;;
+    *) info "$1; xvm has --net, the demo does not attach one yet" ;;
     esac
 }
 

@@ -163,7 +163,7 @@ full_here() {
     t=${LB_TIMEOUT:-120}
     st=0
     boot bzimage "$KIT/vmlinuz" exit "$t"; judge bzimage exit || st=1
-    if [ "$VMM" = xvm ] && "$XVM" run --help 2>&1 | grep -q -- '--disk '; then
+    if [ "$VMM" = xvm ] && lg_has_opt "$XVM" disk; then
         # the PVH boot also checks the kit's blktest on a scratch virtio-blk disk
         truncate -s 16M "$LG_DIR/disk.img" || fail "cannot create a scratch disk"
         LB_DISK=$LG_DIR/disk.img

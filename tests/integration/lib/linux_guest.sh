@@ -11,6 +11,7 @@
 #                                       status, or "killed"), LG_SECS (seconds until all
 #                                       milestones / until exit), LG_MILESTONE_SECS.
 #                                       Returns 0, or 1 on timeout or a wrong milestone.
+#   lg_has_opt XVM OPTION              0 when `XVM run --help` lists --OPTION
 # Settings: LG_DIR (where logs go), LG_MEM (MiB), LG_CPUS, LG_CMDLINE (set by the caller).
 
 # lg_check LOG MEM_MIB CPUS CMDLINE: the milestones a 6.1 kernel prints before it needs devices
@@ -85,6 +86,10 @@ lg_check() {
         else report("memory", "ok", sprintf("%dK of %dK", memk, mem * 1024))
         exit bad ? 1 : missing ? 2 : 0
     }' "$1"
+}
+
+lg_has_opt() {
+    "$1" run --help 2>&1 | grep -q -- "--$2 "
 }
 
 # lg_now: seconds since the epoch with 0.01 s resolution (busybox date has no %N)
