@@ -70,20 +70,29 @@ static uint64_t vrng_want(const struct vrng *r)
  * else the timer is armed for when it can. Called with r->lock held. */
 static bool vrng_admit(struct vrng *r, uint64_t want)
 {
-	uint64_t now = now_ns(), dt = now - r->tokens_ns, missing, wait_ns;
+	uint64_t now = now_ns(), dt = now - r->tokens_ns, add, missing, wait_ns;
 	struct itimerspec its = { 0 };
 
 	if (!r->rate)
 		return true;
-	/* refill; dt capped at 1 s so the product cannot overflow */
-	r->tokens = MIN(r->rate, r->tokens + MIN(dt, 1000000000ULL) * r->rate / 1000000000ULL);
-	r->tokens_ns = now;
+	/* refill; dt capped at 1 s so the products cannot overflow. Only the
+	 * time whole bytes were earned for is consumed: the remainder counts
+	 * next time (else frequent refills would round every byte away). */
+	add = MIN(dt, 1000000000ULL) * r->rate / 1000000000ULL;
+	if (r->tokens + add >= r->rate) {
+		r->tokens = r->rate;
+		r->tokens_ns = now;
+	} else {
+		r->tokens += add;
+		r->tokens_ns += add * 1000000000ULL / r->rate;
+	}
 	if (r->tokens >= want) {
 		r->tokens -= want;
 		return true;
 	}
 	missing = want - r->tokens;
-	wait_ns = MAX(missing * 1000000000ULL / r->rate, 1000ULL);
+	/* round up: waking early would only re-arm the timer */
+	wait_ns = MAX((missing * 1000000000ULL + r->rate - 1) / r->rate, 1000ULL);
 	its.it_value.tv_sec = (time_t)(wait_ns / 1000000000ULL);
 	its.it_value.tv_nsec = (long)(wait_ns % 1000000000ULL);
 	if (timerfd_settime(r->timer_fd, 0, &its, NULL) < 0)
