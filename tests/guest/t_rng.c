@@ -127,9 +127,9 @@ int test_rng(struct guest *g)
         xt_note(" reason=need-32MiB");
         return XT_SKIP;
     }
-    /* no event idx: virtio.c places used_event/avail_event for VQ_SIZE entries,
-     * and QEMU's virtio-rng queue has 8 */
-    rc = virtio_init(&rng, (uint32_t)bdf, 0, RNG_MEM);
+    /* event idx on (QEMU's virtio-rng queue has only 8 entries: this also checks
+     * that the driver places used_event/avail_event after the negotiated size) */
+    rc = virtio_init(&rng, (uint32_t)bdf, 1ULL << VIRTIO_F_EVENT_IDX, RNG_MEM);
     if (rc < 0) {
         xt_note(" init=%d", rc);
         return XT_FAIL;

@@ -32,6 +32,18 @@ static inline void w64(uint64_t a, uint64_t v)
 }
 #define barrier() __asm__ volatile("" ::: "memory")
 
+/* The event-idx words sit right after each ring, whose length is the
+ * negotiated queue size (not VQ_SIZE). */
+static volatile uint16_t *used_event(struct vdev *d)
+{
+    return (volatile uint16_t *)((uint8_t *)d->avail + 4 + 2 * d->qsize);
+}
+
+static volatile uint16_t *avail_event(struct vdev *d)
+{
+    return (volatile uint16_t *)((volatile uint8_t *)d->used + 4 + 8 * d->qsize);
+}
+
 int virtio_find(uint16_t devid, int n)
 {
     if (!pci_present())
@@ -164,7 +176,7 @@ void virtio_submit(struct vdev *d, uint16_t head)
     d->avail->idx = ++d->avail_idx;
     __asm__ volatile("mfence" ::: "memory"); /* idx visible before reading avail_event */
     if (d->event_idx) {
-        uint16_t ev = d->used->avail_event;
+        uint16_t ev = *avail_event(d);
         if ((uint16_t)(d->avail_idx - ev - 1) >= (uint16_t)(d->avail_idx - old))
             return;          /* the device is polling: no kick needed */
     } else if (d->used->flags & 1) {
@@ -187,7 +199,7 @@ int virtio_poll(struct vdev *d, uint32_t *len)
         *len = d->used->ring[i].len;
     d->used_seen++;
     if (d->event_idx)
-        d->avail->used_event = d->used_seen; /* interrupt at the next completion */
+        *used_event(d) = d->used_seen;     /* interrupt at the next completion */
     return id;
 }
 

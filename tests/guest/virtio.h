@@ -12,6 +12,8 @@
 #define VIRTIO_F_EVENT_IDX 29
 
 struct vring_desc { uint64_t addr; uint32_t len; uint16_t flags, next; };
+/* used_event / avail_event follow the ring of the negotiated size: reach them
+ * through virtio.c, never through these structs' last fields */
 struct vring_avail { uint16_t flags, idx, ring[VQ_SIZE], used_event; };
 struct vring_used_elem { uint32_t id, len; };
 struct vring_used { uint16_t flags, idx; struct vring_used_elem ring[VQ_SIZE]; uint16_t avail_event; };
