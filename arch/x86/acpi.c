@@ -133,6 +133,8 @@ static long acpi_build_facs(struct acpi_ctx *c)
 	return off;
 }
 
+#define PCI_PRT_SLOTS 32
+
 /* \_SB.PCI0: the host bridge and the windows it forwards (see acpi.h). */
 static void acpi_aml_pci0(struct aml *a, const struct acpi_config *cfg)
 {
@@ -160,6 +162,21 @@ static void acpi_aml_pci0(struct aml *a, const struct acpi_config *cfg)
 	else
 		aml_res_qword_mem(&r, cfg->pci_mmio_base, end, 0);
 	aml_resource_template(a, &r);
+	/* _PRT: INTx of slot s, pin p (0 = INTA) on GSI 16 + (s + p + 3) % 4, the
+	 * swizzle virtio/pci.c raises (IOAPIC pins 16-19, level, active low) */
+	aml_name(a, "_PRT");
+	aml_package_begin(a, (PCI_PRT_SLOTS - 1) * 4);
+	for (unsigned slot = 1; slot < PCI_PRT_SLOTS; slot++) {
+		for (unsigned pin = 0; pin < 4; pin++) {
+			aml_package_begin(a, 4);
+			aml_integer(a, (uint64_t)slot << 16 | 0xffff);
+			aml_integer(a, pin);
+			aml_integer(a, 0);
+			aml_integer(a, 16 + (slot + pin + 3) % 4);
+			aml_end(a);
+		}
+	}
+	aml_end(a);
 	aml_end(a);
 }
 
