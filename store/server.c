@@ -285,7 +285,11 @@ static void conn_read(struct store *s, struct store_conn *c)
 		ssize_t n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
 
 		if (n > 0) {
+			bool drained = (size_t)n < c->in_cap - c->in_len;
+
 			c->in_len += (size_t)n;
+			if (drained)
+				break; /* a short read: nothing more queued (epoll is level-triggered) */
 			continue;
 		}
 		if (n == 0 || (errno != EAGAIN && errno != EINTR))
