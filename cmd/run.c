@@ -38,6 +38,8 @@ static const char run_usage[] =
 "  -d, --disk SPEC      a virtio-blk disk (repeatable, up to 8):\n"
 "                        PATH[,format=raw|qcow2][,readonly][,id=NAME][,queues=N]\n"
 "                        [,poll=US] (ring polling after a batch, default 64)\n"
+"      --net SPEC        a virtio-net NIC on a tap (repeatable, up to 8):\n"
+"                        tap=NAME[,mac=XX:XX:XX:XX:XX:XX][,id=NAME]\n"
 "      --rng SPEC        virtio-rng entropy device (default on): on, off,\n"
 "                        rate=BYTES[/s] (limit, e.g. rate=64K)\n"
 "      --no-rng          no virtio-rng device (same as --rng off)\n"
@@ -55,6 +57,7 @@ static const char run_usage[] =
 struct run_opts {
 	struct machine_config m;
 	char diskbuf[MACHINE_MAX_DISKS][1024];
+	char netbuf[MACHINE_MAX_NICS][128];
 };
 
 static int run_parse(int argc, char **argv, struct run_opts *o)
@@ -67,6 +70,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		{ "vcpus", required_argument, NULL, 'n' },
 		{ "console", required_argument, NULL, 'C' },
 		{ "disk", required_argument, NULL, 'd' },
+		{ "net", required_argument, NULL, 'T' },
 		{ "name", required_argument, NULL, 'N' },
 		{ "rng", required_argument, NULL, 'R' },
 		{ "no-rng", no_argument, NULL, 'r' },
@@ -112,6 +116,17 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 				       &o->m.disk[o->m.ndisks]) < 0)
 				return -EINVAL;
 			o->m.ndisks++;
+			break;
+		case 'T':
+			if (o->m.nnics == MACHINE_MAX_NICS ||
+			    strlen(optarg) >= sizeof(o->netbuf[0])) {
+				log_err("--net: at most %d NICs, specs under 128 bytes",
+					MACHINE_MAX_NICS);
+				return -EINVAL;
+			}
+			if (vnet_parse(optarg, o->netbuf[o->m.nnics], &o->m.nic[o->m.nnics]) < 0)
+				return -EINVAL;
+			o->m.nnics++;
 			break;
 		case 'v': verbose++; break;
 		case 'h': fputs(run_usage, stdout); return 1;

@@ -38,6 +38,12 @@ provider xpv {
 	probe blk__req__done(char *disk, int op, unsigned long long sector, unsigned int bytes, int rc, unsigned long long latency_ns);
 	/* virtio-rng: one request answered with bytes of entropy */
 	probe rng__req(int domid, unsigned int bytes);
+	/* virtio-net: frames moved guest->tap (tx) or tap->guest (rx) in one
+	   batch; a tap read/write error (rc -errno); a frame dropped (why) */
+	probe net__tx(int domid, int nic, unsigned int bytes, unsigned int packets);
+	probe net__rx(int domid, int nic, unsigned int bytes, unsigned int packets);
+	probe net__tap__error(int domid, int nic, int rc);
+	probe net__drop(int domid, int nic, char *why);
 	/* pvpanic: the guest wrote event (1 panicked, 2 crash kernel loaded) */
 	probe guest__panic(int domid, unsigned int event);
 

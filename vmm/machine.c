@@ -43,6 +43,11 @@ static int machine_platform(struct machine *m, struct machine_config *cfg)
 			return rc;
 		m->ndisks++;
 	}
+	for (unsigned i = 0; i < cfg->nnics; i++) {
+		if ((rc = vnet_create(m->vm, m->pci, m->loop, &cfg->nic[i], i, &m->nic[i])) < 0)
+			return rc;
+		m->nnics++;
+	}
 	if (cfg->rng.enabled &&
 	    (rc = vrng_create(m->vm, m->pci, m->loop, &cfg->rng, &m->rng)) < 0)
 		return rc;
@@ -135,6 +140,8 @@ void machine_destroy(struct machine *m)
 	evloop_stop(m->loop);      /* nor does the event loop */
 	for (unsigned i = 0; i < m->ndisks; i++)
 		vblk_destroy(m->disk[i]);
+	for (unsigned i = 0; i < m->nnics; i++)
+		vnet_destroy(m->nic[i]);
 	vrng_destroy(m->rng);
 	pvpanic_destroy(m->pvpanic);
 	evloop_destroy(m->loop);

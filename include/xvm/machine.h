@@ -13,10 +13,12 @@
 #include "xvm/boot.h"
 #include "xvm/console.h"
 #include "xvm/virtio_blk.h"
+#include "xvm/virtio_net.h"
 #include "xvm/virtio_rng.h"
 #include "xvm/vm.h"
 
 #define MACHINE_MAX_DISKS 8
+#define MACHINE_MAX_NICS 8
 
 struct machine_config {
 	struct vm_config vm;
@@ -24,6 +26,8 @@ struct machine_config {
 	const char *console;                 /* console spec (console.h) */
 	struct vblk_opts disk[MACHINE_MAX_DISKS];
 	unsigned ndisks;
+	struct vnet_opts nic[MACHINE_MAX_NICS];  /* virtio-net on taps */
+	unsigned nnics;
 	struct vrng_opts rng;                /* virtio-rng (on by default) */
 	bool no_pvpanic;                     /* leave the pvpanic device out */
 };
@@ -43,6 +47,8 @@ struct machine {
 	struct console con;
 	struct vblk *disk[MACHINE_MAX_DISKS];
 	unsigned ndisks;
+	struct vnet *nic[MACHINE_MAX_NICS];
+	unsigned nnics;
 	struct vrng *rng;
 	struct pvpanic *pvpanic;
 };

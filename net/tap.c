@@ -1,0 +1,83 @@
+/* tap.c - open or create a Linux tap with the virtio-net header, set its offloads. */
+#include "xvm/tap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <stdio.h>
+
+int tap_open(const char *name, struct tap *t)
+{
+	struct ifreq ifr = { 0 };
+	int hdr = TAP_VNET_HDR_LEN, fd, rc;
+	bool existed;
+
+	memset(t, 0, sizeof(*t));
+	t->fd = -1;
+	if (!name || !name[0] || strlen(name) >= IFNAMSIZ)
+		return -ENAMETOOLONG;
+	existed = if_nametoindex(name) != 0;
+	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	memcpy(ifr.ifr_name, name, strlen(name));
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0 ||
+	    ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0 ||
+	    ioctl(fd, TUNSETOFFLOAD, 0) < 0) {
+		rc = -errno;
+		close(fd);   /* a tap TUNSETIFF made goes away here */
+		return rc;
+	}
+	t->fd = fd;
+	t->created = !existed;
+	snprintf(t->name, sizeof(t->name), "%s", ifr.ifr_name);
+	/* which offloads would the tap give us? (ask, then switch them off) */
+	if (ioctl(fd, TUNSETOFFLOAD, TAP_OFF_CSUM) == 0)
+		t->offload_ok |= TAP_OFF_CSUM;
+	if (ioctl(fd, TUNSETOFFLOAD, TAP_OFF_CSUM | TAP_OFF_TSO4 | TAP_OFF_TSO6) == 0)
+		t->offload_ok |= TAP_OFF_TSO4 | TAP_OFF_TSO6;
+	ioctl(fd, TUNSETOFFLOAD, 0);
+	return 0;
+}
+
+void tap_from_fd(int fd, struct tap *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->fd = fd;
+	snprintf(t->name, sizeof(t->name), "fd%d", fd);
+}
+
+int tap_set_offload(struct tap *t, unsigned flags)
+{
+	if (flags & (TAP_OFF_TSO4 | TAP_OFF_TSO6))
+		flags |= TAP_OFF_CSUM;    /* the kernel wants TSO only with CSUM */
+	if (ioctl(t->fd, TUNSETOFFLOAD, (unsigned long)flags) < 0)
+		return -errno;
+	return 0;
+}
+
+void tap_close(struct tap *t)
+{
+	if (!t || t->fd < 0)
+		return;
+	close(t->fd);
+	t->fd = -1;
+}
+
+const char *tap_strerror(int rc)
+{
+	switch (rc) {
+	case -EBUSY: return "tap busy (another process has it open)";
+	case -EPERM:
+	case -EACCES: return "no permission to open or create it (needs CAP_NET_ADMIN)";
+	case -EINVAL: return "exists and is not a tap";
+	case -ENAMETOOLONG: return "name empty or longer than 15 characters";
+	case -ENOENT: return "no /dev/net/tun (tun module not loaded)";
+	default: return strerror(-rc);
+	}
+}
