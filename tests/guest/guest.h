@@ -219,6 +219,8 @@ int test_fault(struct guest *g);
 int test_blk(struct guest *g);       /* t_blk.c */
 int test_blkbench(struct guest *g);
 int test_rng(struct guest *g);       /* t_rng.c */
+int test_net(struct guest *g);       /* t_net.c */
+int test_netbench(struct guest *g);
 int test_crash(struct guest *g);     /* t_crash.c (opt-in; they end the run) */
 int test_reset(struct guest *g);
 int test_triplefault(struct guest *g);

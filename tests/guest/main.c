@@ -22,8 +22,10 @@ static const struct {
     { "pci", test_pci, false },
     { "blk", test_blk, false },
     { "rng", test_rng, false },
+    { "net", test_net, false },
     { "fault", test_fault, true },   /* checks the exception path itself */
     { "blkbench", test_blkbench, true },
+    { "netbench", test_netbench, true },
     { "crash", test_crash, true },        /* t_crash.c: these end the machine */
     { "reset", test_reset, true },
     { "triplefault", test_triplefault, true },
