@@ -46,6 +46,7 @@ require() { for t; do have "$t" || fail "needs '$t' (see tools/deps.sh)"; done; 
 META=${XVM_KERNEL_META:-linux-image-cloud-amd64}
 MODS=${XVM_MODULES:-"virtio_pci virtio_blk virtio_net virtio_console virtio_rng? virtio_mmio?"}
 EPOCH=${SOURCE_DATE_EPOCH:-0}
+case $EPOCH in ''|*[!0-9]*) fail "SOURCE_DATE_EPOCH must be a number of seconds, not '$EPOCH'" ;; esac
 HERE=$(cd "$(dirname "$0")" && pwd)
 SELF=$HERE/$(basename "$0")
 
