@@ -236,12 +236,20 @@ static unsigned net_echo(struct guest *g, unsigned want, bool irq, unsigned *oth
 {
     uint64_t khz = guest_tsc_khz(g), wait = net_arg(g, "net.wait_ms=", 10000);
     uint64_t t0 = rdtsc(), limit = (khz ? khz : SEC / 1000) * wait;
+    volatile uint64_t *count = &irq_count[VEC_NET - VEC_IRQ_BASE];
+    uint64_t seen = *count;
     unsigned done = 0;
 
     while (done < want && rdtsc() - t0 < limit) {
         uint32_t len;
         int id = rx_next(&len);
         if (id < 0) {
+            /* interrupt mode: the ring is drained, sleep (spin) until the
+             * device's next interrupt; a frame that lands meanwhile has
+             * already bumped the count */
+            while (irq && *count == seen && rdtsc() - t0 < limit)
+                cpu_relax();
+            seen = *count;
             cpu_relax();
             continue;
         }
@@ -259,7 +267,6 @@ static unsigned net_echo(struct guest *g, unsigned want, bool irq, unsigned *oth
         }
         rx_post((uint16_t)id);
     }
-    (void)irq;
     return done;
 }
 
