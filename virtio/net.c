@@ -192,6 +192,9 @@ static void vnet_configure(struct vnet *n)
 	if (!n->tap.offload_ok)
 		return;   /* nothing was offered, nothing to switch (and maybe no tap) */
 	rc = tap_set_offload(&n->tap, off);
+	if (rc == 0)
+		log_info("nic %s: guest features 0x%llx, tap offloads 0x%x", n->name,
+			 (unsigned long long)f, off);
 	if (rc < 0) {
 		n->st.tap_errors++;
 		XVM_PROBE(NET_TAP_ERROR, n->vm->cfg.domid, (int)n->index, rc);

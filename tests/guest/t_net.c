@@ -30,8 +30,16 @@
 #define C_QNOFF 0x1e
 #define C_QDESC 0x20
 
+#define F_CSUM 0
+#define F_GUEST_CSUM 1
+#define F_GUEST_TSO4 7
+#define F_GUEST_TSO6 8
+#define F_HOST_TSO4 11
+
 static struct vdev rx, tx;               /* one device: queue 0 in rx, queue 1 in tx */
 static uint8_t mac[6];
+static uint8_t peer[6];                  /* source MAC of the last host frame */
+static bool have_peer;
 static uint16_t tx_free[TX_N];
 static unsigned tx_nfree;
 
@@ -133,9 +141,10 @@ static void tx_reap(void)
             tx_free[tx_nfree++] = (uint16_t)id;
 }
 
-/* Queue one frame (header added here); false when the ring stayed full ~1 s. */
-static bool tx_send(const uint8_t *dst, uint16_t type, const void *payload, uint32_t plen,
-                    uint32_t frame_len)
+/* Queue one frame behind hdr (NULL: all zero); false when the ring stayed
+ * full ~1 s. */
+static bool tx_send(const uint8_t *hdr, const uint8_t *dst, uint16_t type, const void *payload,
+                    uint32_t plen, uint32_t frame_len)
 {
     uint64_t t0 = rdtsc();
     uint8_t *b;
@@ -148,7 +157,10 @@ static bool tx_send(const uint8_t *dst, uint16_t type, const void *payload, uint
     }
     i = tx_free[--tx_nfree];
     b = tx_buf(i);
-    memset(b, 0, HDR);
+    if (hdr)
+        memcpy(b, hdr, HDR);
+    else
+        memset(b, 0, HDR);
     memcpy(b + HDR, dst, 6);
     memcpy(b + HDR + 6, mac, 6);
     b[HDR + 12] = (uint8_t)(type >> 8);
@@ -220,6 +232,9 @@ static int net_open(struct guest *g)
     }
     if (net_arg(g, "net.mrg=", 1))
         want |= 1ULL << F_MRG;
+    if (net_arg(g, "net.offload=", 0))
+        want |= (1ULL << F_CSUM) | (1ULL << F_GUEST_CSUM) | (1ULL << F_GUEST_TSO4) |
+                (1ULL << F_GUEST_TSO6) | (1ULL << F_HOST_TSO4);
     if ((rc = net_init((uint32_t)bdf, want)) < 0) {
         xt_note(" init=%d", rc);
         return XT_FAIL;
@@ -260,7 +275,9 @@ static unsigned net_echo(struct guest *g, unsigned want, bool irq, unsigned *oth
             uint32_t plen = len - 14 > sizeof(reply) ? sizeof(reply) : len - 14;
             memcpy(reply, f + 14, plen);
             memcpy(reply, "XVM-ECHO", 8);
-            if (tx_send(f + 6, ETH_XVM, reply, plen, 0))
+            memcpy(peer, f + 6, 6);
+            have_peer = true;
+            if (tx_send(NULL, f + 6, ETH_XVM, reply, plen, 0))
                 done++;
         } else {
             (*other)++;
@@ -268,6 +285,49 @@ static unsigned net_echo(struct guest *g, unsigned want, bool irq, unsigned *oth
         rx_post((uint16_t)id);
     }
     return done;
+}
+
+static uint16_t csum_add(uint32_t sum, const uint8_t *p, uint32_t n)
+{
+    for (uint32_t i = 0; i + 1 < n; i += 2)
+        sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+    if (n & 1)
+        sum += (uint32_t)p[n - 1] << 8;
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)sum;
+}
+
+/* Send "XVM-UDP-CSUM" from 10.99.0.2:9998 to 10.99.0.1:9999 (the peer's
+ * MAC) with the UDP checksum left to the host (NEEDS_CSUM: only the
+ * pseudo-header sum is filled in). A host stack that receives it proves the
+ * header reached the tap. false when CSUM was not negotiated or no peer. */
+static bool net_udp_csum(void)
+{
+    static const char msg[] = "XVM-UDP-CSUM";
+    uint8_t p[28 + sizeof(msg) - 1], h[HDR];
+    uint32_t ulen = 8 + sizeof(msg) - 1;
+    uint16_t ck;
+
+    if (!have_peer || !(rx.features & (1ULL << F_CSUM)))
+        return false;
+    memset(p, 0, sizeof(p));
+    p[0] = 0x45; p[2] = (uint8_t)((20 + ulen) >> 8); p[3] = (uint8_t)(20 + ulen);
+    p[8] = 64; p[9] = 17;                                   /* ttl, UDP */
+    p[12] = 10; p[13] = 99; p[14] = 0; p[15] = 2;
+    p[16] = 10; p[17] = 99; p[18] = 0; p[19] = 1;
+    ck = (uint16_t)~csum_add(0, p, 20);
+    p[10] = (uint8_t)(ck >> 8); p[11] = (uint8_t)ck;
+    p[20] = 9998 >> 8; p[21] = 9998 & 0xff; p[22] = 9999 >> 8; p[23] = 9999 & 0xff;
+    p[24] = (uint8_t)(ulen >> 8); p[25] = (uint8_t)ulen;
+    memcpy(p + 28, msg, sizeof(msg) - 1);
+    ck = csum_add(17 + ulen, p + 12, 8);                    /* pseudo header, not inverted */
+    p[26] = (uint8_t)(ck >> 8); p[27] = (uint8_t)ck;
+    memset(h, 0, sizeof(h));
+    h[0] = 1;                                               /* VIRTIO_NET_HDR_F_NEEDS_CSUM */
+    h[6] = 14 + 20;                                         /* csum_start */
+    h[8] = 6;                                               /* csum_offset */
+    return tx_send(h, peer, 0x0800, p, sizeof(p), 0);
 }
 
 /* net: MAC and link, one broadcast hello, then net.echo=N frames echoed
@@ -291,13 +351,15 @@ int test_net(struct guest *g)
         }
         irq_enable();
     }
-    if (!tx_send(bcast, ETH_XVM, hello, sizeof(hello) - 1, 60) || !tx_drain()) {
+    if (!tx_send(NULL, bcast, ETH_XVM, hello, sizeof(hello) - 1, 60) || !tx_drain()) {
         if (irq)
             irq_disable();
         xt_note(" tx=timeout status=0x%x", virtio_status(&rx));
         return XT_FAIL;
     }
     got = want ? net_echo(g, want, irq, &other) : 0;
+    if (net_arg(g, "net.udp=", 0))
+        xt_note(" udp=%s", net_udp_csum() ? "sent" : "not-sent");
     tx_drain();
     if (irq)
         irq_disable();
@@ -317,7 +379,7 @@ static uint64_t bench_tx(struct guest *g, uint32_t size, uint64_t n)
     uint64_t t0 = rdtsc(), cyc, khz = guest_tsc_khz(g);
 
     for (uint64_t i = 0; i < n; i++)
-        if (!tx_send(bcast, ETH_BENCH, tag, sizeof(tag) - 1, size))
+        if (!tx_send(NULL, bcast, ETH_BENCH, tag, sizeof(tag) - 1, size))
             return 0;
     if (!tx_drain())
         return 0;
