@@ -180,8 +180,11 @@ full_nested() {
     say "full boot inside nestlab (nested SVM, slow TCG): bzImage and PVH vmlinux"
     out=$LG_DIR/nestlab.out
     t0=$(lg_now)
-    "$lab" --timeout "${LB_NEST_TIMEOUT:-420}" --kit "$KIT" --add "$XVM" --add "$HERE" -- \
-        env LB_KIT_READY=1 XVM_GUEST_KIT=/kit TMPDIR=/tmp "$HERE/linux_boot.sh" full "$XVM" >"$out" 2>&1
+    # fixed paths in L1: its /tmp is a fresh tmpfs that would hide a checkout under /tmp
+    "$lab" --timeout "${LB_NEST_TIMEOUT:-420}" --kit "$KIT" --add "$XVM:/xvm-lb/xvm" \
+        --add "$HERE:/xvm-lb/integration" -- \
+        env LB_KIT_READY=1 XVM_GUEST_KIT=/kit TMPDIR=/tmp XVM_SRC=/xvm-lb \
+        /xvm-lb/integration/linux_boot.sh full /xvm-lb/xvm >"$out" 2>&1
     rc=$?
     grep -a '^linux_boot: \|^  [a-z]*: ' "$out" | tr -d '\r' >"$LG_DIR/inner"
     cat "$LG_DIR/inner"
