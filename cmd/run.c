@@ -60,6 +60,86 @@ struct run_opts {
 	char netbuf[MACHINE_MAX_NICS][128];
 };
 
+/* --memory and --vcpus */
+static int run_parse_size(struct run_opts *o, int c, const char *arg)
+{
+	uint64_t v;
+
+	if (c == 'm') {
+		if (parse_size(arg, 1ULL << 20, &v) < 0 || v < RUN_MIN_MEMORY ||
+		    v > RUN_MAX_MEMORY) {
+			log_err("--memory '%s': not a size between 16M and 1T", arg);
+			return -EINVAL;
+		}
+		o->m.vm.mem_bytes = ALIGN_UP(v, 2ULL << 20);
+		return 0;
+	}
+	if (parse_uint(arg, 1, 65536, &v) < 0) {
+		log_err("--vcpus '%s': not a number of vCPUs", arg);
+		return -EINVAL;
+	}
+	o->m.vm.vcpus = (unsigned)v;
+	return 0;
+}
+
+/* --disk and --net: repeatable device specs */
+static int run_parse_device(struct run_opts *o, int c, const char *arg)
+{
+	if (c == 'd') {
+		if (o->m.ndisks == MACHINE_MAX_DISKS || strlen(arg) >= sizeof(o->diskbuf[0])) {
+			log_err("--disk: at most %d disks, paths under 1000 bytes",
+				MACHINE_MAX_DISKS);
+			return -EINVAL;
+		}
+		if (vblk_parse(arg, o->diskbuf[o->m.ndisks], &o->m.disk[o->m.ndisks]) < 0)
+			return -EINVAL;
+		o->m.ndisks++;
+		return 0;
+	}
+	if (o->m.nnics == MACHINE_MAX_NICS || strlen(arg) >= sizeof(o->netbuf[0])) {
+		log_err("--net: at most %d NICs, specs under 128 bytes", MACHINE_MAX_NICS);
+		return -EINVAL;
+	}
+	if (vnet_parse(arg, o->netbuf[o->m.nnics], &o->m.nic[o->m.nnics]) < 0)
+		return -EINVAL;
+	o->m.nnics++;
+	return 0;
+}
+
+/* One option (c from getopt_long). 0, 1 (--help printed) or -EINVAL. */
+static int run_parse_opt(struct run_opts *o, int c, char **argv, int *verbose)
+{
+	switch (c) {
+	case 'k': o->m.boot.kernel = optarg; return 0;
+	case 'i': o->m.boot.initrd = optarg; return 0;
+	case 'c': o->m.boot.cmdline = optarg; return 0;
+	case 'N': o->m.vm.name = optarg; return 0;
+	case 'r': o->m.rng.enabled = false; return 0;
+	case 'P': o->m.no_pvpanic = true; return 0;
+	case 'v': (*verbose)++; return 0;
+	case 'h': fputs(run_usage, stdout); return 1;
+	case 'C':
+		if (console_check_spec(optarg) < 0)
+			return -EINVAL;
+		o->m.console = optarg;
+		return 0;
+	case 'R':
+		return vrng_parse(optarg, &o->m.rng) < 0 ? -EINVAL : 0;
+	case 'm':
+	case 'n':
+		return run_parse_size(o, c, optarg);
+	case 'd':
+	case 'T':
+		return run_parse_device(o, c, optarg);
+	case ':':
+		log_err("option %s needs a value (see 'xvm run --help')", argv[optind - 1]);
+		return -EINVAL;
+	default:
+		log_err("unknown option '%s' (see 'xvm run --help')", argv[optind - 1]);
+		return -EINVAL;
+	}
+}
+
 static int run_parse(int argc, char **argv, struct run_opts *o)
 {
 	static const struct option lopts[] = {
@@ -79,8 +159,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	uint64_t v;
-	int c, verbose = 0;
+	int c, rc, verbose = 0;
 
 	memset(o, 0, sizeof(*o));
 	o->m.vm.mem_bytes = 256ULL << 20;
@@ -88,74 +167,9 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 	o->m.rng.enabled = true;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":k:i:c:m:n:d:vh", lopts, NULL)) != -1) {
-		switch (c) {
-		case 'k': o->m.boot.kernel = optarg; break;
-		case 'i': o->m.boot.initrd = optarg; break;
-		case 'c': o->m.boot.cmdline = optarg; break;
-		case 'C':
-			if (console_check_spec(optarg) < 0)
-				return -EINVAL;
-			o->m.console = optarg;
-			break;
-		case 'N': o->m.vm.name = optarg; break;
-		case 'R':
-			if (vrng_parse(optarg, &o->m.rng) < 0)
-				return -EINVAL;
-			break;
-		case 'r': o->m.rng.enabled = false; break;
-		case 'P': o->m.no_pvpanic = true; break;
-		case 'd':
-			if (o->m.ndisks == MACHINE_MAX_DISKS ||
-			    strlen(optarg) >= sizeof(o->diskbuf[0])) {
-				log_err("--disk: at most %d disks, paths under 1000 bytes",
-					MACHINE_MAX_DISKS);
-				return -EINVAL;
-			}
-			if (vblk_parse(optarg, o->diskbuf[o->m.ndisks],
-				       &o->m.disk[o->m.ndisks]) < 0)
-				return -EINVAL;
-			o->m.ndisks++;
-			break;
-		case 'T':
-			if (o->m.nnics == MACHINE_MAX_NICS ||
-			    strlen(optarg) >= sizeof(o->netbuf[0])) {
-				log_err("--net: at most %d NICs, specs under 128 bytes",
-					MACHINE_MAX_NICS);
-				return -EINVAL;
-			}
-			if (vnet_parse(optarg, o->netbuf[o->m.nnics], &o->m.nic[o->m.nnics]) < 0)
-				return -EINVAL;
-			o->m.nnics++;
-			break;
-		case 'v': verbose++; break;
-		case 'h': fputs(run_usage, stdout); return 1;
-		case 'm':
-			if (parse_size(optarg, 1ULL << 20, &v) < 0 ||
-			    v < RUN_MIN_MEMORY || v > RUN_MAX_MEMORY) {
-				log_err("--memory '%s': not a size between 16M and 1T",
-					optarg);
-				return -EINVAL;
-			}
-			o->m.vm.mem_bytes = ALIGN_UP(v, 2ULL << 20);
-			break;
-		case 'n':
-			if (parse_uint(optarg, 1, 65536, &v) < 0) {
-				log_err("--vcpus '%s': not a number of vCPUs", optarg);
-				return -EINVAL;
-			}
-			o->m.vm.vcpus = (unsigned)v;
-			break;
-		case ':':
-			log_err("option %s needs a value (see 'xvm run --help')",
-				argv[optind - 1]);
-			return -EINVAL;
-		default:
-			log_err("unknown option '%s' (see 'xvm run --help')",
-				argv[optind - 1]);
-			return -EINVAL;
-		}
-	}
+	while ((c = getopt_long(argc, argv, ":k:i:c:m:n:d:vh", lopts, NULL)) != -1)
+		if ((rc = run_parse_opt(o, c, argv, &verbose)) != 0)
+			return rc;
 	if (optind < argc) {
 		log_err("unexpected argument '%s' (see 'xvm run --help')", argv[optind]);
 		return -EINVAL;
