@@ -7,8 +7,6 @@
 #include "xvm/log.h"
 #include "xvm/util.h"
 
-int ctl_dispatch(struct store_req *r);
-
 static void reply_text(struct store_req *r, const char *s)
 {
 	conn_send(r->c, r->hdr.type, r->hdr.req_id, r->hdr.tx_id, s, (uint32_t)strlen(s) + 1);

@@ -134,6 +134,10 @@ void store_domain_unlisten(struct store *s, struct store_dom *d);
 /* server.c: drop every connection bound to domain id. */
 void store_drop_domain_conns(struct store *s, uint32_t id);
 
+/* control.c: XS_CONTROL (privileged): help, stats, quota, check, print,
+ * snoop. Queues the reply; returns 0 or -EINVAL for an unknown command. */
+int ctl_dispatch(struct store_req *r);
+
 /* ops.c: the access (STORE_PERM_* bits) connection c has on node n:
  * everything when privileged, else its domain's (or its target's) rights. */
 uint32_t conn_access(struct store *s, const struct store_conn *c, const struct snode *n);

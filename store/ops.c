@@ -459,8 +459,6 @@ static int op_reset_watches(struct store_req *r)
 	return 0;
 }
 
-int ctl_dispatch(struct store_req *r); /* control.c */
-
 static const struct op ops[XS_TYPE_COUNT] = {
 	[XS_CONTROL] = { ctl_dispatch, F_PRIV, 1 },
 	[XS_DIRECTORY] = { op_directory, F_PATH, 1 },
