@@ -229,7 +229,11 @@ static int vblk_pop(struct vblk *b, struct virtqueue *vq, unsigned q)
 
 /* After a batch, watch the ring for poll_ns with kicks left off: a driver
  * that submits again within the window costs no VM exit (an exit is worth
- * 50-100 us on PVM hosts, a few us elsewhere). Returns true when work came. */
+ * 50-100 us on PVM hosts, a few us elsewhere). Only a nearly idle device
+ * polls (at most one request in flight: a driver waiting for that answer
+ * to send the next): with more in flight, spinning here would take the CPU
+ * the completions need, and the driver's next kick is cheap by comparison.
+ * Returns true when work came. */
 static bool vblk_poll(struct vblk *b, struct virtqueue *vq)
 {
 	uint64_t end;
@@ -238,6 +242,8 @@ static bool vblk_poll(struct vblk *b, struct virtqueue *vq)
 		return false;
 	end = now_ns() + b->poll_ns;
 	do {
+		if (__atomic_load_n(&b->inflight, __ATOMIC_RELAXED) > 1)
+			return false;
 		if (vq_set_notify(vq, false))
 			return true;
 		__builtin_ia32_pause();
