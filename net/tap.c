@@ -4,11 +4,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
-
-#include <stdio.h>
 
 int tap_open(const char *name, struct tap *t)
 {

@@ -44,6 +44,7 @@ struct vnet {
 	bool armed;                /* tap in epfd's interest set with EPOLLIN */
 	bool configured;           /* tap offloads follow this negotiation */
 	bool mrg;                  /* MRG_RXBUF negotiated */
+	bool guest_csum;           /* GUEST_CSUM negotiated (else rx flags are 0) */
 	/* the frame being delivered (kept while the guest has no buffer) */
 	uint8_t *pkt;
 	size_t pkt_len, pkt_off;
@@ -189,6 +190,7 @@ static void vnet_configure(struct vnet *n)
 		return;
 	n->configured = true;
 	n->mrg = f & (1ULL << VIRTIO_NET_F_MRG_RXBUF);
+	n->guest_csum = f & (1ULL << VIRTIO_NET_F_GUEST_CSUM);
 	if (!n->tap.offload_ok)
 		return;   /* nothing was offered, nothing to switch (and maybe no tap) */
 	rc = tap_set_offload(&n->tap, off);
@@ -276,6 +278,8 @@ static int vnet_rx_read(struct vnet *n)
 		vnet_drop(n, "short frame from the tap");
 		return 1;
 	}
+	if (!n->guest_csum)
+		n->pkt[0] = 0;   /* the tap may say DATA_VALID; the spec wants 0 here */
 	n->pkt_len = (size_t)r;
 	n->pkt_off = 0;
 	n->nbufs = 0;
