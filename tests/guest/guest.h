@@ -198,6 +198,9 @@ struct guest {
  * once, on first use). Returns 0 if neither works. */
 uint64_t guest_tsc_khz(struct guest *g);
 extern struct guest *guest_state;
+/* The number after "key=" (key includes the '=') on the kernel command line,
+ * decimal or 0x-hex, or def when the word is absent or not a number. */
+uint64_t guest_arg(struct guest *g, const char *key, uint64_t def);
 /* Test outcome codes. */
 enum { XT_PASS = 0, XT_FAIL = 1, XT_SKIP = 2 };
 /* Append " key=value" style text to the result line of the running test. */

@@ -136,6 +136,25 @@ static void run_test(struct guest *g, const char *name, size_t len)
     run.current = NULL;
 }
 
+uint64_t guest_arg(struct guest *g, const char *key, uint64_t def)
+{
+    const struct hvm_start_info *si = (const void *)(uintptr_t)g->start_info;
+    const char *s = si && si->cmdline_paddr ? (const char *)(uintptr_t)si->cmdline_paddr : "";
+    size_t kl = strlen(key);
+    uint64_t v;
+
+    for (const char *p = s; *p; p++) {
+        if ((p == s || p[-1] == ' ') && !strncmp(p, key, kl)) {
+            size_t n = 0;
+            while (p[kl + n] && p[kl + n] != ' ')
+                n++;
+            if (parse_u64(p + kl, n, &v) == 0)
+                return v;
+        }
+    }
+    return def;
+}
+
 static void run_bench(struct guest *g, bool mmio, uint64_t n)
 {
     uint64_t t0 = rdtsc(), cyc;

@@ -2,8 +2,6 @@
  * read-only, bounds, write-zeroes, MSI-X interrupt) and the opt-in blkbench. */
 #include "virtio.h"
 
-#include <xen/arch-x86/hvm/start_info.h>
-
 #define BLK_T_IN 0
 #define BLK_T_OUT 1
 #define BLK_T_FLUSH 4
@@ -67,29 +65,9 @@ static int blk_rw(uint32_t type, uint64_t sector, uint32_t len)
     return id == 0 ? *slot_status(0) : -2;
 }
 
-/* Value of "key=" on the kernel command line, or def. */
-static uint64_t cmdline_num(struct guest *g, const char *key, uint64_t def)
-{
-    const struct hvm_start_info *si = (const void *)(uintptr_t)g->start_info;
-    const char *s = si && si->cmdline_paddr ? (const char *)(uintptr_t)si->cmdline_paddr : "";
-    size_t kl = strlen(key);
-    uint64_t v;
-
-    for (const char *p = s; *p; p++) {
-        if ((p == s || p[-1] == ' ') && !strncmp(p, key, kl)) {
-            size_t n = 0;
-            while (p[kl + n] && p[kl + n] != ' ')
-                n++;
-            if (parse_u64(p + kl, n, &v) == 0)
-                return v;
-        }
-    }
-    return def;
-}
-
 static int blk_open(struct guest *g)
 {
-    int bdf = virtio_find(0x1042, (int)cmdline_num(g, "blk.dev=", 0)), rc;
+    int bdf = virtio_find(0x1042, (int)guest_arg(g, "blk.dev=", 0)), rc;
 
     if (bdf < 0) {
         xt_note(" reason=no-virtio-blk");
@@ -127,7 +105,7 @@ static int blk_rw_checks(struct guest *g)
     uint8_t *buf = slot_data(0, MAX_BS);
     int st;
 
-    fill(want, sizeof(want), (uint32_t)cmdline_num(g, "blk.seed=", rdtsc()));
+    fill(want, sizeof(want), (uint32_t)guest_arg(g, "blk.seed=", rdtsc()));
     memcpy(buf, want, sizeof(want));
     if ((st = blk_rw(BLK_T_OUT, 8, sizeof(want))) != 0) {
         xt_note(" write=%d", st);
@@ -196,8 +174,8 @@ int test_blk(struct guest *g)
         xt_note(" get_id=%d", st);
     else
         xt_note(" id=%s", buf[0] ? (char *)buf : "-");
-    if (cmdline_num(g, "blk.expect=", 256) < 256) {  /* 4 KiB at 512 KiB hold this byte */
-        uint64_t v = cmdline_num(g, "blk.expect=", 256);
+    if (guest_arg(g, "blk.expect=", 256) < 256) {  /* 4 KiB at 512 KiB hold this byte */
+        uint64_t v = guest_arg(g, "blk.expect=", 256);
         if ((st = blk_rw(BLK_T_IN, 1024, 4096)) != 0 || buf[0] != v || memcmp(buf, buf + 1, 4095)) {
             xt_note(" expect=bad got=0x%x", buf[0]);
             return XT_FAIL;
@@ -217,7 +195,7 @@ int test_blk(struct guest *g)
     } else if ((rc = blk_rw_checks(g)) != XT_PASS) {
         return rc;
     }
-    if (cmdline_num(g, "blk.irq=", 1) && g->acpi->lapic_base)
+    if (guest_arg(g, "blk.irq=", 1) && g->acpi->lapic_base)
         return blk_irq_check(g);
     return XT_PASS;
 }
@@ -225,8 +203,8 @@ int test_blk(struct guest *g)
 /* blkbench: blk.mode=0 randread | 1 seqread | 2 seqwrite, blk.bs, blk.qd, blk.n. */
 int test_blkbench(struct guest *g)
 {
-    uint64_t mode = cmdline_num(g, "blk.mode=", 0), bs = cmdline_num(g, "blk.bs=", 4096);
-    uint64_t qd = cmdline_num(g, "blk.qd=", 1), n = cmdline_num(g, "blk.n=", 2000);
+    uint64_t mode = guest_arg(g, "blk.mode=", 0), bs = guest_arg(g, "blk.bs=", 4096);
+    uint64_t qd = guest_arg(g, "blk.qd=", 1), n = guest_arg(g, "blk.n=", 2000);
     uint64_t done = 0, issued = 0, pos = 0, rnd = 88172645463325252ULL, t0, cyc, khz;
     uint32_t type = mode == 2 ? BLK_T_OUT : BLK_T_IN;
     int rc = blk_open(g), errors = 0, nfree = 0;

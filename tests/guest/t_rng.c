@@ -2,7 +2,6 @@
  * uniform; a timed read of rng.bytes= (rate); a chain with no writable buffer. */
 #include "virtio.h"
 
-#include <xen/arch-x86/hvm/start_info.h>
 
 #define RNG_MEM 0x1800000ULL             /* 24 MiB: rings (16 KiB), then data */
 #define RNG_DATA (RNG_MEM + 0x4000)
@@ -52,26 +51,6 @@ static uint64_t histogram_sq(const uint8_t *p, uint32_t n)
     return sq;
 }
 
-/* Value of "key=" on the command line, or def. */
-static uint64_t cmdline_u64(struct guest *g, const char *key, uint64_t def)
-{
-    const struct hvm_start_info *si = (const void *)(uintptr_t)g->start_info;
-    const char *s = si && si->cmdline_paddr ? (const char *)(uintptr_t)si->cmdline_paddr : "";
-    size_t kl = strlen(key);
-    uint64_t v;
-
-    for (const char *p = s; *p; p++) {
-        if ((p == s || p[-1] == ' ') && !strncmp(p, key, kl)) {
-            size_t n = 0;
-            while (p[kl + n] && p[kl + n] != ' ')
-                n++;
-            if (parse_u64(p + kl, n, &v) == 0)
-                return v;
-        }
-    }
-    return def;
-}
-
 /* Offer a chain of one readable buffer: a device must not answer it with
  * data. Returns "needs_reset" (xvm), "answered" or "ignored". */
 static const char *rng_bad_chain(void)
@@ -94,7 +73,7 @@ static const char *rng_bad_chain(void)
 /* Timed read of rng.bytes= (default 16 KiB) for a bytes/s figure. */
 static int rng_timed(struct guest *g, uint8_t *buf)
 {
-    uint64_t n = cmdline_u64(g, "rng.bytes=", 16384), t0, cyc, khz;
+    uint64_t n = guest_arg(g, "rng.bytes=", 16384), t0, cyc, khz;
 
     if (n > 8u << 20)
         n = 8u << 20;
