@@ -2,7 +2,6 @@
  * frames from the host (polling or MSI-X), and the opt-in netbench (packets/s). */
 #include "virtio.h"
 
-#include <xen/arch-x86/hvm/start_info.h>
 
 #define NET_MEM 0x1c00000ULL             /* 28 MiB: rx rings, tx rings, buffers */
 #define RX_RING NET_MEM
@@ -47,26 +46,6 @@ static inline void w8(uint64_t a, uint8_t v) { *(volatile uint8_t *)(uintptr_t)a
 static inline uint8_t r8(uint64_t a) { return *(volatile uint8_t *)(uintptr_t)a; }
 static inline void w16(uint64_t a, uint16_t v) { *(volatile uint16_t *)(uintptr_t)a = v; }
 static inline uint16_t r16(uint64_t a) { return *(volatile uint16_t *)(uintptr_t)a; }
-
-/* Value of "key=" on the command line, or def. */
-static uint64_t net_arg(struct guest *g, const char *key, uint64_t def)
-{
-    const struct hvm_start_info *si = (const void *)(uintptr_t)g->start_info;
-    const char *s = si && si->cmdline_paddr ? (const char *)(uintptr_t)si->cmdline_paddr : "";
-    size_t kl = strlen(key);
-    uint64_t v;
-
-    for (const char *p = s; *p; p++) {
-        if ((p == s || p[-1] == ' ') && !strncmp(p, key, kl)) {
-            size_t n = 0;
-            while (p[kl + n] && p[kl + n] != ' ')
-                n++;
-            if (parse_u64(p + kl, n, &v) == 0)
-                return v;
-        }
-    }
-    return def;
-}
 
 /* Queue q of d at ring (16 KiB). 0 or -1. */
 static int net_queue(struct vdev *d, uint16_t q, uint64_t ring)
@@ -225,7 +204,7 @@ static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
 static int net_open(struct guest *g)
 {
-    int bdf = virtio_find(0x1041, (int)net_arg(g, "net.dev=", 0)), rc;
+    int bdf = virtio_find(0x1041, (int)guest_arg(g, "net.dev=", 0)), rc;
     uint64_t want = (1ULL << F_MAC) | (1ULL << F_STATUS) | (1ULL << VIRTIO_F_EVENT_IDX);
 
     if (bdf < 0) {
@@ -236,9 +215,9 @@ static int net_open(struct guest *g)
         xt_note(" reason=need-32MiB");
         return XT_SKIP;
     }
-    if (net_arg(g, "net.mrg=", 1))
+    if (guest_arg(g, "net.mrg=", 1))
         want |= 1ULL << F_MRG;
-    if (net_arg(g, "net.offload=", 0))
+    if (guest_arg(g, "net.offload=", 0))
         want |= (1ULL << F_CSUM) | (1ULL << F_GUEST_CSUM) | (1ULL << F_GUEST_TSO4) |
                 (1ULL << F_GUEST_TSO6) | (1ULL << F_HOST_TSO4);
     if ((rc = net_init((uint32_t)bdf, want)) < 0) {
@@ -255,7 +234,7 @@ static int net_open(struct guest *g)
  * counts frames of any other kind (the netns's IPv6 chatter). */
 static unsigned net_echo(struct guest *g, unsigned want, bool irq, unsigned *other)
 {
-    uint64_t khz = guest_tsc_khz(g), wait = net_arg(g, "net.wait_ms=", 10000);
+    uint64_t khz = guest_tsc_khz(g), wait = guest_arg(g, "net.wait_ms=", 10000);
     uint64_t t0 = rdtsc(), limit = (khz ? khz : SEC / 1000) * wait;
     volatile uint64_t *count = &irq_count[VEC_NET - VEC_IRQ_BASE];
     uint64_t seen = *count;
@@ -345,8 +324,8 @@ static bool net_udp_csum(void)
 int test_net(struct guest *g)
 {
     static const char hello[] = "XVM-NET-HELLO from the test guest";
-    unsigned want = (unsigned)net_arg(g, "net.echo=", 0), other = 0, got;
-    bool irq = net_arg(g, "net.irq=", 0) != 0;
+    unsigned want = (unsigned)guest_arg(g, "net.echo=", 0), other = 0, got;
+    bool irq = guest_arg(g, "net.irq=", 0) != 0;
     uint64_t before = irq_count[VEC_NET - VEC_IRQ_BASE];
     int rc = net_open(g);
 
@@ -368,7 +347,7 @@ int test_net(struct guest *g)
         return XT_FAIL;
     }
     got = want ? net_echo(g, want, irq, &other) : 0;
-    if (net_arg(g, "net.udp=", 0))
+    if (guest_arg(g, "net.udp=", 0))
         xt_note(" udp=%s", net_udp_csum() ? "sent" : "not-sent");
     tx_drain();
     if (irq)
@@ -402,7 +381,7 @@ static uint64_t bench_tx(struct guest *g, uint32_t size, uint64_t n)
 static uint64_t bench_rx(struct guest *g, uint64_t n, uint64_t *frames, uint64_t *bytes)
 {
     uint64_t khz = guest_tsc_khz(g), ms = khz ? khz : SEC / 1000;
-    uint64_t t0 = rdtsc(), first = 0, last = 0, wait = net_arg(g, "net.wait_ms=", 10000);
+    uint64_t t0 = rdtsc(), first = 0, last = 0, wait = guest_arg(g, "net.wait_ms=", 10000);
 
     *frames = *bytes = 0;
     while (*frames < n) {
@@ -432,7 +411,7 @@ static uint64_t bench_rx(struct guest *g, uint64_t n, uint64_t *frames, uint64_t
  * with net.rxbench=N also rx packets/s of a flood the host sends. */
 int test_netbench(struct guest *g)
 {
-    uint64_t n = net_arg(g, "net.bench_n=", 20000), nrx = net_arg(g, "net.rxbench=", 0);
+    uint64_t n = guest_arg(g, "net.bench_n=", 20000), nrx = guest_arg(g, "net.rxbench=", 0);
     uint64_t frames, bytes, pps;
     int rc = net_open(g);
 
