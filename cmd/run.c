@@ -39,7 +39,7 @@ static const char run_usage[] =
 "                        PATH[,format=raw|qcow2][,readonly][,id=NAME][,queues=N]\n"
 "                        [,poll=US] (ring polling after a batch, default 64)\n"
 "      --net SPEC        a virtio-net NIC on a tap (repeatable, up to 8):\n"
-"                        tap=NAME[,mac=XX:XX:XX:XX:XX:XX][,id=NAME]\n"
+"                        tap=NAME|bridge=BR[,mac=XX:XX:XX:XX:XX:XX][,id=NAME]\n"
 "      --rng SPEC        virtio-rng entropy device (default on): on, off,\n"
 "                        rate=BYTES[/s] (limit, e.g. rate=64K)\n"
 "      --no-rng          no virtio-rng device (same as --rng off)\n"

@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <linux/sockios.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 int tap_open(const char *name, struct tap *t)
@@ -42,6 +44,34 @@ int tap_open(const char *name, struct tap *t)
 		t->offload_ok |= TAP_OFF_TSO4 | TAP_OFF_TSO6;
 	ioctl(fd, TUNSETOFFLOAD, 0);
 	return 0;
+}
+
+int tap_add_to_bridge(struct tap *t, const char *br)
+{
+	struct ifreq ifr = { 0 };
+	int s, rc = 0;
+
+	if (strlen(br) >= IFNAMSIZ || !if_nametoindex(br))
+		return -ENODEV;
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	memcpy(ifr.ifr_name, br, strlen(br));
+	ifr.ifr_ifindex = (int)if_nametoindex(t->name);
+	if (ioctl(s, SIOCBRADDIF, &ifr) < 0) {
+		rc = errno == EINVAL ? -EOPNOTSUPP : -errno;
+		goto out;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, t->name, strlen(t->name));
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		rc = -errno;
+	ifr.ifr_flags |= IFF_UP;
+	if (rc == 0 && ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		rc = -errno;
+out:
+	close(s);
+	return rc;
 }
 
 void tap_from_fd(int fd, struct tap *t)

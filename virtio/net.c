@@ -139,10 +139,12 @@ int vnet_parse(const char *spec, char *buf, struct vnet_opts *o)
 				return -EINVAL;
 			}
 			o->tap = tok + 4;
-		} else if (!strncmp(tok, "bridge=", 7)) {
-			log_err("--net '%s': bridge= needs the privileged helper (not yet); "
-				"use tap=NAME on a tap already in the bridge", spec);
-			return -ENOTSUP;
+		} else if (!strncmp(tok, "bridge=", 7) && tok[7]) {
+			if (strlen(tok + 7) > 15) {
+				log_err("--net '%s': bridge name longer than 15 characters", spec);
+				return -EINVAL;
+			}
+			o->bridge = tok + 7;
 		} else if (!strncmp(tok, "mac=", 4)) {
 			if (vnet_mac_parse(tok + 4, o->mac) < 0) {
 				log_err("--net '%s': malformed MAC '%s' (want a unicast "
@@ -158,8 +160,8 @@ int vnet_parse(const char *spec, char *buf, struct vnet_opts *o)
 			return -EINVAL;
 		}
 	}
-	if (!o->tap) {
-		log_err("--net '%s': needs tap=NAME", spec);
+	if (!o->tap && !o->bridge) {
+		log_err("--net '%s': needs tap=NAME or bridge=BR", spec);
 		return -EINVAL;
 	}
 	return 0;
@@ -444,9 +446,15 @@ static int vnet_open_tap(struct vnet *n, const struct vnet_opts *o)
 
 	if (o->fd >= 0) {
 		tap_from_fd(o->fd, &n->tap);
-	} else if ((rc = tap_open(o->tap, &n->tap)) < 0) {
-		log_err("--net tap=%s: %s", o->tap ? o->tap : "", tap_strerror(rc));
+	} else if ((rc = tap_open(o->tap ? o->tap : "xvm%d", &n->tap)) < 0) {
+		log_err("--net tap=%s: %s", o->tap ? o->tap : "xvm%d", tap_strerror(rc));
 		return rc;
+	}
+	if (o->fd < 0 && o->bridge && (rc = tap_add_to_bridge(&n->tap, o->bridge)) < 0) {
+		log_err("--net bridge=%s: %s", o->bridge,
+			rc == -ENODEV ? "no such bridge" :
+			rc == -EOPNOTSUPP ? "not a bridge" : strerror(-rc));
+		return rc;    /* vnet_destroy closes the tap: a new one vanishes */
 	}
 	ev.data.fd = n->tap.fd;
 	n->epfd = epoll_create1(EPOLL_CLOEXEC);

@@ -33,6 +33,10 @@ struct tap {
  * another process, -EPERM/-EACCES no permission, -EINVAL name is not a tap,
  * -ENAMETOOLONG, -ENOENT no /dev/net/tun. Nothing is left behind on error. */
 int tap_open(const char *name, struct tap *t);
+/* Add the open tap t to bridge br and bring it up (the tap leaves the bridge
+ * by itself when it disappears). 0 or -errno: -ENODEV no such bridge,
+ * -EOPNOTSUPP br is not a bridge, -EPERM. */
+int tap_add_to_bridge(struct tap *t, const char *br);
 /* Wrap an fd that already speaks the 12-byte header framing (a socketpair in
  * tests); no offloads. Never fails. */
 void tap_from_fd(int fd, struct tap *t);

@@ -44,7 +44,9 @@ struct vnet;
 #define VNET_ID_LEN 16
 
 struct vnet_opts {
-	const char *tap;         /* tap name (created when missing) */
+	const char *tap;         /* tap name (created when missing); NULL with a
+				  * bridge: a new "xvmN" tap */
+	const char *bridge;      /* add the tap to this bridge */
 	const char *id;          /* name in logs and probes (default "net<index>") */
 	uint8_t mac[6];
 	bool mac_set;            /* else the default MAC */
@@ -58,9 +60,10 @@ struct vnet_stats {
 	uint64_t tap_errors;     /* tap reads or writes that failed */
 };
 
-/* Parse "tap=NAME[,mac=XX:XX:XX:XX:XX:XX][,id=NAME]" (the --net option);
- * strings point into buf (at least strlen(spec)+1 bytes). 0 or -EINVAL
- * (one line logged); "bridge=" is refused with -ENOTSUP (not yet). */
+/* Parse "tap=NAME|bridge=BR[,mac=XX:XX:XX:XX:XX:XX][,id=NAME]" (the --net
+ * option; tap= and bridge= together: that tap into that bridge); strings
+ * point into buf (at least strlen(spec)+1 bytes). 0 or -EINVAL (one line
+ * logged). */
 int vnet_parse(const char *spec, char *buf, struct vnet_opts *o);
 /* Parse a unicast MAC "xx:xx:xx:xx:xx:xx". 0 or -EINVAL (also for a
  * multicast address or all zeroes). */

@@ -155,6 +155,20 @@ grep -q '^XTEST net PASS ' "$T/out" || fail "second NIC: net test did not pass"
 in_ns ip link show xvmauto0 >/dev/null 2>&1 && fail "tap xvmauto0 made by xvm is still there"
 echo "ok: two NICs; taps xvm made itself are gone after it exits"
 
+# 3b. bridge=: xvm makes a tap, puts it in the bridge; the host talks to the
+#     guest through the bridge's own port; the tap is gone afterwards
+in_ns ip link add xbr0 address 02:00:00:00:0b:01 type bridge && in_ns ip link set xbr0 up || fail "cannot make bridge xbr0"
+host xbr0 2 echo
+run -v --net bridge=xbr0 --cmdline "tests=net net.echo=2 net.wait_ms=20000"
+wait $HOSTPID
+grep -q '^XTEST net PASS .*echoed=2' "$T/out" || fail "bridge=: echo through the bridge failed"
+grep -q 'HOST hello=.* echoed=2' "$T/py" || fail "bridge=: host did not get 2 echoes"
+btap=$(sed -n 's/.*nic net0: tap \(xvm[0-9]*\) (created).*/\1/p' "$T/err")
+[ -n "$btap" ] || fail "bridge=: no 'tap xvmN (created)' line"
+for _ in $(seq 50); do in_ns ip link show "$btap" >/dev/null 2>&1 || break; sleep 0.1; done
+in_ns ip link show "$btap" >/dev/null 2>&1 && fail "bridge=: tap $btap still there after xvm exited"
+echo "ok: bridge=xbr0: tap $btap made and enslaved, 2 frames echoed through the bridge, tap gone after"
+
 # 4. bad input: one line, exit 1, no stray tap
 bad() {   # bad WANT_REGEX ARGS...
     local want=$1; shift
@@ -165,7 +179,8 @@ bad() {   # bad WANT_REGEX ARGS...
     [ "$(grep -vc 'PVM host' "$T/err")" = 1 ] || fail "$*: want one error line"
     grep -Eq "$want" "$T/err" || fail "$*: error does not match '$want'"
 }
-bad '^xvm: --net .*bridge= needs the privileged helper' --net bridge=br0
+bad '^xvm: --net bridge=nosuchbr: no such bridge$' --net bridge=nosuchbr
+bad '^xvm: --net bridge=lo: not a bridge$' --net bridge=lo
 bad "^xvm: --net .*malformed MAC 'zz:" --net tap=xvmbad0,mac=zz:00:00:00:00:01
 bad '^xvm: --net tap=lo: exists and is not a tap$' --net tap=lo
 ip netns exec "$NS" python3 -c 'import fcntl,struct,time,os
@@ -178,11 +193,11 @@ kill $HOLD; wait $HOLD 2>/dev/null
 # the console comes last: the tap exists by then and must go again
 bad '^xvm: .*/nonexistent/' --net tap=xvmbad1 --console file:/nonexistent/console.log
 for _ in $(seq 50); do   # a closed tap's netdev is unregistered asynchronously
-    in_ns ip -o link show | grep -Eq 'xvmbad|xtbusy' || break; sleep 0.1
+    in_ns ip -o link show | grep -Eq 'xvmbad|xtbusy|: xvm[0-9]' || break; sleep 0.1
 done
-in_ns ip -o link show | grep -Eq 'xvmbad|xtbusy' &&
-    fail "a stray tap was left behind: $(in_ns ip -o link show | grep -Eo 'xvmbad[0-9]|xtbusy')"
-echo "ok: bridge=, malformed MAC, not a tap, tap busy, a later error: one line, nothing left"
+in_ns ip -o link show | grep -Eq 'xvmbad|xtbusy|: xvm[0-9]' &&
+    fail "a stray tap was left behind: $(in_ns ip -o link show | grep -Eo 'xvmbad[0-9]|xtbusy|xvm[0-9]+')"
+echo "ok: unknown bridge, not a bridge, malformed MAC, not a tap, tap busy, a later error: one line, nothing left"
 
 # 5. netbench: tx at 64 and 1500 bytes, rx flood of 64 and 1500 bytes
 run --net tap=xt0 --cmdline "tests=netbench net.bench_n=20000"

@@ -180,7 +180,11 @@ static void test_pure(void)
 	      !strcmp(o.tap, "xt0") && o.mac_set && o.mac[5] == 1 && !strcmp(o.id, "lan") &&
 	      o.fd == -1);
 	CHECK(vnet_parse("tap=xt0", buf, &o) == 0 && !o.mac_set && !o.id);
-	CHECK(vnet_parse("bridge=br0", buf, &o) == -ENOTSUP);
+	CHECK(vnet_parse("bridge=br0", buf, &o) == 0 && !o.tap && !strcmp(o.bridge, "br0"));
+	CHECK(vnet_parse("tap=xt1,bridge=br0", buf, &o) == 0 && !strcmp(o.tap, "xt1") &&
+	      !strcmp(o.bridge, "br0"));
+	CHECK(vnet_parse("bridge=", buf, &o) == -EINVAL);
+	CHECK(vnet_parse("bridge=0123456789abcdef", buf, &o) == -EINVAL);
 	CHECK(vnet_parse("mac=02:00:00:00:00:01", buf, &o) == -EINVAL);
 	CHECK(vnet_parse("tap=xt0,mac=bad", buf, &o) == -EINVAL);
 	CHECK(vnet_parse("tap=0123456789abcdef", buf, &o) == -EINVAL);
