@@ -57,7 +57,7 @@ fi
 [ -c /dev/kvm ] && [ -w /dev/kvm ] || die "no usable /dev/kvm: nothing can boot here"
 "$XVM" run --help >/dev/null 2>&1 || die "$BUILD/xvm has no 'run' command yet"
 LG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/xvm-demo.XXXXXX") || die "cannot create a temporary directory"
-trap 'rm -rf "$LG_DIR"' EXIT
+trap 'net_cleanup; rm -rf "$LG_DIR"' EXIT
 trap 'exit 130' INT TERM
 LG_MEM=512 LG_CPUS=2
 
@@ -68,16 +68,37 @@ has() { lg_has_opt "$XVM" "$1"; }
 
 # devices_line WHERE: one line on the disk and network devices
 devices_line() {
-    d=no n=no
+    d=no
     has disk && d=yes
-    has net && n=yes
-    case $d$n in
-    nono) info "not there yet: virtio disk and network devices (later issues)" ;;
-    yesno) info "not there yet: virtio network (later issue); $1" ;;
-    noyes) info "not there yet: virtio disk (later issue); xvm has --net, the demo does not attach one yet" ;;
-    *) info "$1; xvm has --net, the demo does not attach one yet" ;;
+    case $d$NET in
+    no*) info "not there yet: virtio disk (later issue)" ;;
+    yesyes) info "$1; the network is a tap in a private network namespace (10.0.2.0/24)" ;;
+    *) info "$1; no network: $NET_WHY" ;;
     esac
 }
+
+# The demo network: a tap with 10.0.2.2/24 inside a network namespace of its
+# own, so the guest reaches the host's end of the tap and nothing else.
+# Sets NET=yes and RUN_NS (the command prefix), or NET=no and NET_WHY.
+NET=no NET_WHY="" RUN_NS="" NS=xvm-demo-$$
+net_setup() {
+    if ! has net; then NET_WHY="this xvm has no --net"; return; fi
+    if [ "$(id -u)" != 0 ]; then NET_WHY="creating a tap needs root"; return; fi
+    if [ ! -c /dev/net/tun ] || ! command -v ip >/dev/null; then
+        NET_WHY="no /dev/net/tun or no ip(8)"; return
+    fi
+    ip netns add "$NS" 2>/dev/null || { NET_WHY="cannot create a network namespace"; return; }
+    if ip -n "$NS" tuntap add dev xd0 mode tap &&
+        ip -n "$NS" addr add 10.0.2.2/24 dev xd0 && ip -n "$NS" link set xd0 up &&
+        ip -n "$NS" link set lo up; then
+        NET=yes RUN_NS="ip netns exec $NS"
+    else
+        NET_WHY="cannot create the demo tap"; ip netns del "$NS" 2>/dev/null
+    fi
+}
+net_cleanup() { if [ "$NET" = yes ]; then ip netns del "$NS" 2>/dev/null; fi; }
+# frames the host's end of the tap received from the guest
+net_rx() { ip -n "$NS" -s link show xd0 2>/dev/null | awk '/RX:/ { getline; print $2; exit }'; }
 
 if [ -d /sys/module/kvm_pvm ]; then
     step "boot (PVM host)"
@@ -95,11 +116,15 @@ if [ -d /sys/module/kvm_pvm ]; then
             truncate -s 64M "$LG_DIR/disk.img" || die "cannot create a scratch disk image"
             set -- "$@" --disk "$LG_DIR/disk.img"
         fi
-        info "\$ xvm run --kernel $ELF $*"
-        timeout 120 "$XVM" run --kernel "$ELF" "$@" </dev/null >"$LG_DIR/xtest.out" 2>"$LG_DIR/xtest.err"
+        net_setup
+        [ $NET = yes ] && set -- "$@" --net tap=xd0
+        info "\$ ${RUN_NS:+$RUN_NS }xvm run --kernel $ELF $*"
+        timeout 120 $RUN_NS "$XVM" run --kernel "$ELF" "$@" </dev/null >"$LG_DIR/xtest.out" 2>"$LG_DIR/xtest.err"
         rc=$?
         # the lines a newcomer cares about: platform, devices, failures, the summary
-        grep -E '^XTEST (acpi|smp|pci|blk) |^XTEST [a-z0-9]+ FAIL|^XTEST-DONE' "$LG_DIR/xtest.out" | sed 's/^/     /'
+        grep -E '^XTEST (acpi|smp|pci|blk|net) |^XTEST [a-z0-9]+ FAIL|^XTEST-DONE' "$LG_DIR/xtest.out" | sed 's/^/     /'
+        [ $NET = yes ] && info "the host's end of the tap received $(net_rx) frame(s) from the guest"
+        net_cleanup
         info "xvm exit status $rc ($([ $rc = 0 ] && echo 'guest powered off' || echo 'see above'))"
     fi
     LG_CMDLINE="console=ttyS0 earlyprintk=serial,ttyS0 noxsave xvm.action=poweroff xvm.demo=$$"
@@ -128,13 +153,20 @@ if has disk; then
     set -- "$@" --disk "$LG_DIR/disk.img"
     LG_CMDLINE="console=ttyS0 panic=-1 xvm.action=blktest xvm.demo=$$"
 fi
-info "\$ xvm run --kernel $KIT/vmlinuz --initrd $KIT/initramfs.cpio.gz $*"
+net_setup
+if [ $NET = yes ]; then
+    # the kit's /init does one action: the network test when there is a tap
+    set -- "$@" --net tap=xd0
+    LG_CMDLINE="console=ttyS0 panic=-1 xvm.action=nettest xvm.ip=10.0.2.15/24 xvm.peer=10.0.2.2 xvm.demo=$$"
+fi
+info "\$ ${RUN_NS:+$RUN_NS }xvm run --kernel $KIT/vmlinuz --initrd $KIT/initramfs.cpio.gz $*"
 info "      --cmdline \"$LG_CMDLINE\""
-lg_boot linux 120 exit -- "$XVM" run --kernel "$KIT/vmlinuz" --initrd "$KIT/initramfs.cpio.gz" "$@" \
+lg_boot linux 120 exit -- $RUN_NS "$XVM" run --kernel "$KIT/vmlinuz" --initrd "$KIT/initramfs.cpio.gz" "$@" \
     --console "file:$LG_DIR/linux.log" --cmdline "$LG_CMDLINE"
 milestones linux
 grep -a '^XVM-GUEST-READY\|^xvm-init:\|^XVM-RESULT' "$LG_DIR/linux.log" | tr -d '\r' | sed 's/^/     | /'
-devices_line "the disk is a 64 MiB scratch file the guest writes and reads back (xvm.action=blktest)"
+devices_line "the disk is a 64 MiB scratch file (xvm.action=blktest writes and reads it back when there is no network)"
+net_cleanup
 if [ "$LG_RC" = 0 ] && grep -q '^XVM-GUEST-READY' "$LG_DIR/linux.log" &&
     ! grep -q '^XVM-RESULT .* FAIL' "$LG_DIR/linux.log"; then
     info "Linux booted and powered off in $LG_SECS s (xvm exit status 0)"
