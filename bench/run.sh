@@ -72,3 +72,6 @@ fi
 
 # 4. virtio-blk (bench/blk.sh)
 echo; bench/blk.sh
+
+# 5. virtio-net transmit (bench/net.sh; root only: taps in a private netns)
+if [ "$(id -u)" = 0 ]; then echo; bench/net.sh; fi
