@@ -221,6 +221,7 @@ int test_pci(struct guest *g);
 int test_fault(struct guest *g);
 int test_blk(struct guest *g);       /* t_blk.c */
 int test_blkbench(struct guest *g);
+int test_blkhostile(struct guest *g);
 int test_rng(struct guest *g);       /* t_rng.c */
 int test_net(struct guest *g);       /* t_net.c */
 int test_netbench(struct guest *g);

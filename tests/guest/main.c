@@ -25,6 +25,7 @@ static const struct {
     { "net", test_net, false },
     { "fault", test_fault, true },   /* checks the exception path itself */
     { "blkbench", test_blkbench, true },
+    { "blkhostile", test_blkhostile, true },
     { "netbench", test_netbench, true },
     { "crash", test_crash, true },        /* t_crash.c: these end the machine */
     { "reset", test_reset, true },

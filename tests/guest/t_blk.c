@@ -248,3 +248,67 @@ int test_blkbench(struct guest *g)
     kprintf("\n");
     return errors ? XT_FAIL : XT_PASS;
 }
+
+/* Publish chain head `head` (its descriptors already written), let the device
+ * look, and report whether it flagged DEVICE_NEEDS_RESET within ~0.1 s. */
+static bool blk_expect_reset(uint16_t head, bool jump_idx)
+{
+    uint64_t t0 = rdtsc();
+
+    if (jump_idx) {                       /* avail idx far more than a ring ahead */
+        blk.avail_idx = (uint16_t)(blk.avail_idx + 1000);
+        blk.avail->idx = blk.avail_idx;
+        __asm__ volatile("mfence" ::: "memory");
+        *(volatile uint16_t *)(uintptr_t)blk.notify_addr = 0;
+    } else {
+        virtio_submit(&blk, head);
+    }
+    while (rdtsc() - t0 < 300000000ULL) {
+        if (virtio_status(&blk) & 0x40)
+            return true;
+        cpu_relax();
+    }
+    return false;
+}
+
+/* blkhostile: malformed chains each put the disk into DEVICE_NEEDS_RESET
+ * (and nothing else happens: the VMM keeps running); after a reset the
+ * same disk works again. */
+int test_blkhostile(struct guest *g)
+{
+    struct blk_hdr *h = slot_hdr(0);
+    uint64_t hdr = (uint64_t)(uintptr_t)h, st = (uint64_t)(uintptr_t)slot_status(0);
+    uint64_t data = (uint64_t)(uintptr_t)slot_data(0, MAX_BS);
+    static const char *const names[] = { "outside-ram", "loop", "next-range",
+                                         "read-after-write", "zero-len", "idx-jump" };
+    int rc = blk_open(g), flagged = 0;
+
+    if (rc != XT_PASS)
+        return rc;
+    for (unsigned c = 0; c < 6; c++) {
+        struct vring_desc *d = blk.desc;
+        *h = (struct blk_hdr){ BLK_T_IN, 0, 0 };
+        d[0] = (struct vring_desc){ hdr, 16, VRING_DESC_F_NEXT, 1 };
+        d[1] = (struct vring_desc){ data, 512, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 2 };
+        d[2] = (struct vring_desc){ st, 1, VRING_DESC_F_WRITE, 0 };
+        switch (c) {
+        case 0: d[1].addr = 0xf0000000ULL; break;          /* MMIO hole, not RAM */
+        case 1: d[1].next = 1; break;                       /* d[1] -> d[1] ... */
+        case 2: d[1].next = 4000; break;
+        case 3: d[0].flags |= VRING_DESC_F_WRITE; d[1].flags &= (uint16_t)~VRING_DESC_F_WRITE; break;
+        case 4: d[1].len = 0; break;
+        default: break;
+        }
+        if (blk_expect_reset(0, c == 5))
+            flagged++;
+        else
+            xt_note(" missed=%s", names[c]);
+        if (blk_open(g) != XT_PASS) {         /* reset and set the device up again */
+            xt_note(" reinit=failed after=%s", names[c]);
+            return XT_FAIL;
+        }
+    }
+    rc = blk_rw(BLK_T_IN, 0, 4096);
+    xt_note(" flagged=%d/6 after_reset_read=%d", flagged, rc);
+    return flagged == 6 && rc == 0 ? XT_PASS : XT_FAIL;
+}

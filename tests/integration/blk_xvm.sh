@@ -55,6 +55,15 @@ grep -q 'ro=enforced' "$T/readonly.log" || fail "read-only disk accepted a write
 run twodisks "blk.dev=1" "$T/a.raw,id=first" "$T/a.qcow2,readonly,id=second"
 grep -q 'id=second' "$T/twodisks.log" || fail "blk.dev=1 did not reach the second disk"
 
+# a hostile driver: six malformed chains each put the disk into NEEDS_RESET
+# with one warning line; the VMM keeps running and the disk works after a reset
+timeout 120 "$XVM" run --kernel "$ELF" --memory 64M --disk "$T/a.raw" --console "file:$T/hostile.log" \
+    --cmdline "tests=blkhostile" </dev/null 2>"$T/hostile.err" || fail "hostile: xvm exit $?: $(cat "$T/hostile.err")"
+grep -q '^XTEST blkhostile PASS flagged=6/6 after_reset_read=0' "$T/hostile.log" ||
+    fail "hostile: $(grep '^XTEST blkhostile' "$T/hostile.log")"
+[ "$(grep -c 'device needs reset' "$T/hostile.err")" = 6 ] || fail "hostile: want 6 needs-reset lines: $(cat "$T/hostile.err")"
+echo "ok   hostile chains: 6/6 flagged NEEDS_RESET, one line each, disk usable after reset"
+
 # the thread-pool engine gives the same result as io_uring
 XVM_BLOCK_ENGINE=threads run threads "blk.seed=42" "$T/a.qcow2"
 qemu-img compare -q "$T/a.raw" "$T/a.qcow2" || fail "thread engine: images differ"
