@@ -16,35 +16,9 @@
 #include "xvm/block.h"
 #include "xvm/log.h"
 
-#define MiB (1ULL << 20)
+#define BLK_FIXTURE_SEED 0x9e3779b97f4a7c15ULL
+#include "tests/unit/blk_fixture.h"
 
-static char dir[64];
-
-static const char *p(const char *name)
-{
-	static char buf[4][256];
-	static int k;
-
-	k = (k + 1) % 4;
-	snprintf(buf[k], sizeof(buf[k]), "%s/%s", dir, name);
-	return buf[k];
-}
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
-
-static void fill(uint8_t *b, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		b[i] = (uint8_t)rnd();
-}
 
 static int create(const char *path, enum blk_format f, uint64_t size, const char *backing)
 {

@@ -15,36 +15,10 @@
 #include "xvm/log.h"
 #include "xvm/util.h"
 
-#define MiB (1ULL << 20)
+#define BLK_FIXTURE_SEED 0x2545f4914f6cdd1dULL
+#include "tests/unit/blk_fixture.h"
 
-static char dir[64];
 static bool have_qemu_img;
-
-static const char *p(const char *name)
-{
-	static char buf[4][256];
-	static int k;
-
-	k = (k + 1) % 4;
-	snprintf(buf[k], sizeof(buf[k]), "%s/%s", dir, name);
-	return buf[k];
-}
-
-static uint64_t rng = 0x2545f4914f6cdd1dULL;
-
-static uint64_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
-
-static void fill(uint8_t *b, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		b[i] = (uint8_t)rnd();
-}
 
 /* Run a shell command quietly; its exit status, or -1. */
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
