@@ -180,12 +180,18 @@ full_nested() {
     say "full boot inside nestlab (nested SVM, slow TCG): bzImage and PVH vmlinux"
     out=$LG_DIR/nestlab.out
     t0=$(lg_now)
-    # fixed paths in L1: its /tmp is a fresh tmpfs that would hide a checkout under /tmp
-    "$lab" --timeout "${LB_NEST_TIMEOUT:-420}" --kit "$KIT" --add "$XVM:/xvm-lb/xvm" \
-        --add "$HERE:/xvm-lb/integration" -- \
-        env LB_KIT_READY=1 XVM_GUEST_KIT=/kit TMPDIR=/tmp XVM_SRC=/xvm-lb \
-        /xvm-lb/integration/linux_boot.sh full /xvm-lb/xvm >"$out" 2>&1
-    rc=$?
+    # fixed paths in L1: its /tmp is a fresh tmpfs that would hide a checkout under /tmp;
+    # one retry when the nested lab stalls without printing any result
+    for attempt in 1 2; do
+        "$lab" --timeout "${LB_NEST_TIMEOUT:-300}" --kit "$KIT" --add "$XVM:/xvm-lb/xvm" \
+            --add "$HERE:/xvm-lb/integration" -- \
+            env LB_KIT_READY=1 XVM_GUEST_KIT=/kit TMPDIR=/tmp XVM_SRC=/xvm-lb \
+            /xvm-lb/integration/linux_boot.sh full /xvm-lb/xvm >"$out" 2>&1
+        rc=$?
+        grep -aq '^linux_boot: .*\(powered off\|FAIL\|skipped\)' "$out" && break
+        [ $rc = 125 ] && break
+        say "attempt $attempt ended without a result (nestlab status $rc)"
+    done
     grep -a '^linux_boot: \|^  [a-z]*: ' "$out" | tr -d '\r' >"$LG_DIR/inner"
     cat "$LG_DIR/inner"
     say "nestlab run took $(awk -v a="$t0" -v b="$(lg_now)" 'BEGIN { printf "%.0f", b - a }') s (status $rc)"
