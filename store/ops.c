@@ -362,17 +362,25 @@ static int op_get_domain_path(struct store_req *r)
 	return 0;
 }
 
+/* argv[i] as a non-zero domid and that domain's record (created when new).
+ * 0, -EINVAL for a bad or zero id, -ENOMEM. */
+static int domain_arg(struct store_req *r, int i, uint32_t *id, struct store_dom **d)
+{
+	if (parse_domid(r->argv[i], id) || *id == 0)
+		return -EINVAL;
+	*d = store_domain(r->s, *id);
+	return *d ? 0 : -ENOMEM;
+}
+
 static int op_introduce(struct store_req *r)
 {
 	struct store_dom *d;
 	uint32_t id;
 	int rc;
 
-	if (parse_domid(r->argv[0], &id) || id == 0)
-		return -EINVAL;
-	d = store_domain(r->s, id);
-	if (!d)
-		return -ENOMEM;
+	rc = domain_arg(r, 0, &id, &d);
+	if (rc)
+		return rc;
 	if (!d->introduced) {
 		rc = store_domain_listen(r->s, d);
 		if (rc)
@@ -390,11 +398,10 @@ static int op_release(struct store_req *r)
 	struct store_dom *d;
 	uint32_t id;
 
-	if (parse_domid(r->argv[0], &id) || id == 0)
-		return -EINVAL;
-	d = store_domain(r->s, id);
-	if (!d)
-		return -ENOMEM;
+	int rc = domain_arg(r, 0, &id, &d);
+
+	if (rc)
+		return rc;
 	if (!d->introduced)
 		return -ENOENT;
 	d->introduced = false;
@@ -424,11 +431,13 @@ static int op_set_target(struct store_req *r)
 	struct store_dom *d;
 	uint32_t id, target;
 
-	if (parse_domid(r->argv[0], &id) || parse_domid(r->argv[1], &target) || id == 0)
+	int rc;
+
+	if (parse_domid(r->argv[1], &target))
 		return -EINVAL;
-	d = store_domain(r->s, id);
-	if (!d)
-		return -ENOMEM;
+	rc = domain_arg(r, 0, &id, &d);
+	if (rc)
+		return rc;
 	d->target = target;
 	d->has_target = true;
 	reply_str(r, "OK");

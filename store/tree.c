@@ -209,17 +209,12 @@ static void changed(struct sview *v, struct snode *n, bool persist)
 		v->hooks->stored(v->hooks->ctx, n);
 }
 
-int tree_init_root(struct sview *v)
+/* Put a new node into the committed map with the next generation and
+ * charge it to its owner; frees n when the insert fails. 0 or -errno. */
+static int insert_new(struct sview *v, struct snode *n)
 {
-	static const struct store_perm none = { 0, 0 };
-	struct snode *n = node_new("/");
-	int rc;
+	int rc = smap_insert(v->base, n);
 
-	if (!n || copy_perms(n, &none, 1)) {
-		node_free(n);
-		return -ENOMEM;
-	}
-	rc = smap_insert(v->base, n);
 	if (rc) {
 		node_free(n);
 		return rc;
@@ -227,6 +222,18 @@ int tree_init_root(struct sview *v)
 	n->gen = ++*v->gen;
 	acct(v, n, 1);
 	return 0;
+}
+
+int tree_init_root(struct sview *v)
+{
+	static const struct store_perm none = { 0, 0 };
+	struct snode *n = node_new("/");
+
+	if (!n || copy_perms(n, &none, 1)) {
+		node_free(n);
+		return -ENOMEM;
+	}
+	return insert_new(v, n);
 }
 
 static int set_value(struct snode *n, const char *val, uint32_t len)
@@ -305,13 +312,9 @@ int tree_load_node(struct sview *v, struct tree_loader *ld, const char *path,
 		node_free(n);
 		return -ENOMEM;
 	}
-	rc = smap_insert(v->base, n);
-	if (rc) {
-		node_free(n);
+	rc = insert_new(v, n);
+	if (rc)
 		return rc;
-	}
-	n->gen = ++*v->gen;
-	acct(v, n, 1);
 	rc = kid_add(parent, base_name(path));
 	if (!rc && ld->depth && ld->stack[ld->depth - 1] != parent)
 		ld->depth = 0; /* found by lookup: restart the chain here */
