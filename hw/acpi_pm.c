@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hw/acpi_gpe_regs.h"
 #include "hw/acpi_pm_regs.h"
 #include "xvm/acpi.h"
 #include "xvm/log.h"
@@ -23,13 +24,16 @@ struct acpi_pm {
 	struct vm *vm;
 	pthread_mutex_t lock;
 	struct pm1_regs regs;   /* under lock */
+	struct gpe_regs gpe;    /* under lock: GPE0 and PCI hotplug */
+	acpi_eject_fn eject_fn; /* under lock; called without it */
+	void *eject_opaque;
 	bool sci;               /* level last given to vm_irq_line, under lock */
 };
 
 /* Bring the SCI line in line with the registers; call with pm->lock held. */
 static void pm_update_sci(struct acpi_pm *pm)
 {
-	bool level = pm1_sci_level(&pm->regs);
+	bool level = pm1_sci_level(&pm->regs) || gpe_sci_level(&pm->gpe);
 	int rc;
 
 	if (level == pm->sci)
@@ -138,6 +142,46 @@ static void pm_reset_io(void *opaque, uint64_t off, uint8_t *data,
 	pm_act(pm, act, data[0]);
 }
 
+static void pm_gpe_io(void *opaque, uint64_t off, uint8_t *data, unsigned len,
+		      bool is_write)
+{
+	struct acpi_pm *pm = opaque;
+
+	pthread_mutex_lock(&pm->lock);
+	for (unsigned i = 0; i < len && off + i < GPE0_LEN; i++) {
+		if (is_write)
+			gpe_write(&pm->gpe, (unsigned)off + i, data[i]);
+		else
+			data[i] = gpe_read(&pm->gpe, (unsigned)off + i);
+	}
+	pm_update_sci(pm);
+	pthread_mutex_unlock(&pm->lock);
+}
+
+/* The hotplug registers take aligned 4-byte accesses (what the DSDT's
+ * DWordAcc field does); other sizes read ones and write nothing. */
+static void pm_pcihp_io(void *opaque, uint64_t off, uint8_t *data,
+			unsigned len, bool is_write)
+{
+	struct acpi_pm *pm = opaque;
+	acpi_eject_fn fn;
+	void *fn_opaque;
+	uint32_t ej = 0;
+
+	if (len != 4 || (off & 3))
+		return;
+	pthread_mutex_lock(&pm->lock);
+	if (is_write)
+		ej = pcihp_write(&pm->gpe, (unsigned)off, (uint32_t)io_get(data, 4));
+	else
+		io_put(data, 4, pcihp_read(&pm->gpe, (unsigned)off));
+	fn = pm->eject_fn;
+	fn_opaque = pm->eject_opaque;
+	pthread_mutex_unlock(&pm->lock);
+	if (ej && fn)
+		fn(fn_opaque, ej);
+}
+
 int acpi_pm_create(struct vm *vm, struct acpi_pm **out)
 {
 	static const struct {
@@ -149,6 +193,8 @@ int acpi_pm_create(struct vm *vm, struct acpi_pm **out)
 		{ ACPI_PM1A_CNT_PORT, 2, pm_cnt_io, "acpi-pm1a-cnt" },
 		{ ACPI_PM_TMR_PORT, 4, pm_tmr_io, "acpi-pm-tmr" },
 		{ ACPI_RESET_PORT, 1, pm_reset_io, "reset-cf9" },
+		{ ACPI_GPE0_PORT, GPE0_LEN, pm_gpe_io, "acpi-gpe0" },
+		{ ACPI_PCIHP_PORT, PCIHP_LEN, pm_pcihp_io, "acpi-pcihp" },
 	};
 	struct acpi_pm *pm = calloc(1, sizeof(*pm));
 	int rc = 0;
@@ -184,6 +230,45 @@ void acpi_pm_power_button(struct acpi_pm *pm)
 	pm_update_sci(pm);
 	pthread_mutex_unlock(&pm->lock);
 	XVM_PROBE(ACPI_PM, pm->vm->cfg.domid, "pwrbtn", 0);
+}
+
+void acpi_pm_set_eject_fn(struct acpi_pm *pm, acpi_eject_fn fn, void *opaque)
+{
+	pthread_mutex_lock(&pm->lock);
+	pm->eject_fn = fn;
+	pm->eject_opaque = opaque;
+	pthread_mutex_unlock(&pm->lock);
+}
+
+void acpi_pcihp_plug(struct acpi_pm *pm, unsigned slot)
+{
+	pthread_mutex_lock(&pm->lock);
+	pcihp_plug(&pm->gpe, slot);
+	pm_update_sci(pm);
+	pthread_mutex_unlock(&pm->lock);
+}
+
+void acpi_pcihp_unplug_request(struct acpi_pm *pm, unsigned slot)
+{
+	pthread_mutex_lock(&pm->lock);
+	pcihp_unplug_request(&pm->gpe, slot);
+	pm_update_sci(pm);
+	pthread_mutex_unlock(&pm->lock);
+}
+
+void acpi_pcihp_gone(struct acpi_pm *pm, unsigned slot)
+{
+	pthread_mutex_lock(&pm->lock);
+	pcihp_gone(&pm->gpe, slot);
+	pm_update_sci(pm);
+	pthread_mutex_unlock(&pm->lock);
+}
+
+void acpi_pcihp_set_removable(struct acpi_pm *pm, uint32_t slots)
+{
+	pthread_mutex_lock(&pm->lock);
+	pm->gpe.rmv = slots & ~1u;
+	pthread_mutex_unlock(&pm->lock);
 }
 
 void acpi_pm_destroy(struct acpi_pm *pm)

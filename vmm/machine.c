@@ -22,6 +22,7 @@ static int machine_platform(struct machine *m, struct machine_config *cfg)
 		.pci_mmio_base = PCI_MMIO_BASE,
 		.pci_mmio_size = PCI_MMIO_END - PCI_MMIO_BASE,
 		.pci_ecam_base = PCI_ECAM_BASE,
+		.pci_hotplug = 1,
 	};
 	void *tables = gm_ptr(&m->vm->mem, ACPI_TABLES_GPA, ACPI_TABLES_MAX);
 	int rc;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "arch/x86/acpi_aml.h"
+#include "arch/x86/acpi_pcihp.h"
 #include "xvm/acpi.h"
 #include "xvm/iobus.h"  /* io_put/io_get: little-endian fields */
 
@@ -162,6 +163,8 @@ static void acpi_aml_pci0(struct aml *a, const struct acpi_config *cfg)
 	else
 		aml_res_qword_mem(&r, cfg->pci_mmio_base, end, 0);
 	aml_resource_template(a, &r);
+	if (cfg->pci_hotplug)
+		acpi_aml_pcihp_slots(a);
 	/* _PRT: INTx of slot s, pin p (0 = INTA) on GSI 16 + (s + p + 3) % 4, the
 	 * swizzle virtio/pci.c raises (IOAPIC pins 16-19, level, active low) */
 	aml_name(a, "_PRT");
@@ -194,6 +197,8 @@ static long acpi_build_dsdt(struct acpi_ctx *c, const struct acpi_config *cfg)
 	if (cfg->pci_mmio_size)
 		acpi_aml_pci0(&a, cfg);
 	aml_end(&a);
+	if (cfg->pci_mmio_size && cfg->pci_hotplug)
+		acpi_aml_pcihp_gpe(&a);
 	/* at the root, relative names are the root's own (and iasl emits the
 	 * same bytes); \_S5 = SLP_TYPa, SLP_TYPb, reserved, reserved */
 	aml_name(&a, "_S5");
@@ -232,6 +237,8 @@ static long acpi_build_fadt(struct acpi_ctx *c, long facs, long dsdt)
 	t[88] = 4;                                   /* PM1_EVT_LEN */
 	t[89] = 2;                                   /* PM1_CNT_LEN */
 	t[91] = 4;                                   /* PM_TMR_LEN */
+	io_put(t + 80, 4, ACPI_GPE0_PORT);           /* GPE0_BLK */
+	t[92] = 4;                                   /* GPE0_BLK_LEN */
 	io_put(t + 96, 2, 101);   /* P_LVL2_LAT > 100: no C2 */
 	io_put(t + 98, 2, 1001);  /* P_LVL3_LAT > 1000: no C3 */
 	io_put(t + 109, 2, IAPC_VGA_NOT_PRESENT | IAPC_CMOS_RTC_NOT_PRESENT);
@@ -244,6 +251,7 @@ static long acpi_build_fadt(struct acpi_ctx *c, long facs, long dsdt)
 	acpi_gas(t + 148, 32, GAS_ACCESS_WORD, ACPI_PM1A_EVT_PORT);
 	acpi_gas(t + 172, 16, GAS_ACCESS_WORD, ACPI_PM1A_CNT_PORT);
 	acpi_gas(t + 208, 32, GAS_ACCESS_DWORD, ACPI_PM_TMR_PORT);
+	acpi_gas(t + 220, 32, GAS_ACCESS_BYTE, ACPI_GPE0_PORT);  /* X_GPE0_BLK */
 	memcpy(t + 268, "XVM     ", 8);            /* hypervisor vendor */
 	acpi_seal(t);
 	return off;

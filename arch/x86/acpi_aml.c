@@ -292,6 +292,53 @@ void aml_method_begin(struct aml *a, const char *path, unsigned nargs,
 	aml_byte(a, (uint8_t)(nargs | (serialized ? 0x08 : 0)));
 }
 
+void aml_op(struct aml *a, uint8_t op)
+{
+	aml_byte(a, op);
+}
+
+void aml_if_begin(struct aml *a)
+{
+	aml_byte(a, 0xa0);            /* IfOp */
+	aml_open(a);
+}
+
+void aml_opregion_io(struct aml *a, const char *name, uint16_t port,
+		     uint16_t len)
+{
+	aml_byte(a, AML_EXT_PREFIX);
+	aml_byte(a, 0x80);            /* OpRegionOp */
+	aml_name_string(a, name);
+	aml_byte(a, 0x01);            /* RegionSpace: SystemIO */
+	aml_integer(a, port);
+	aml_integer(a, len);
+}
+
+void aml_field_begin(struct aml *a, const char *region, uint8_t flags)
+{
+	aml_byte(a, AML_EXT_PREFIX);
+	aml_byte(a, 0x81);            /* FieldOp */
+	aml_open(a);
+	aml_name_string(a, region);
+	aml_byte(a, flags);
+}
+
+void aml_field_unit(struct aml *a, const char *name, unsigned bits)
+{
+	/* NamedField := NameSeg PkgLength (the bit count, one byte < 64 or
+	 * two bytes up to 4095; 255 is plenty here) */
+	if (bits == 0 || bits > 255 || aml_name_seg(a, name, strlen(name)) < 0) {
+		aml_fail(a, -EINVAL);
+		return;
+	}
+	if (bits < 64) {
+		aml_byte(a, (uint8_t)bits);
+	} else {
+		aml_byte(a, (uint8_t)(0x40 | (bits & 0xf)));
+		aml_byte(a, (uint8_t)(bits >> 4));
+	}
+}
+
 void aml_package_begin(struct aml *a, unsigned nelems)
 {
 	if (nelems > 255) {

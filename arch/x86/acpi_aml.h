@@ -65,6 +65,30 @@ void aml_package_begin(struct aml *a, unsigned nelems);
 void aml_buffer(struct aml *a, const void *data, size_t n);
 void aml_end(struct aml *a);
 
+/* Control flow and operators for method bodies. Operands follow the
+ * opcode in AML order; Target operands take AML_NULL_TARGET (discard). */
+#define AML_OP_STORE 0x70
+#define AML_OP_SHIFT_LEFT 0x79
+#define AML_OP_AND 0x7b
+#define AML_OP_NOTIFY 0x86
+#define AML_LOCAL0 0x60       /* Local0..Local7: 0x60 + n */
+#define AML_ARG0 0x68         /* Arg0..Arg6: 0x68 + n */
+#define AML_NULL_TARGET 0x00
+void aml_op(struct aml *a, uint8_t op);
+/* If (predicate) { ... }: emit the predicate after this, then the body,
+ * then aml_end(). */
+void aml_if_begin(struct aml *a);
+/* OperationRegion (name, SystemIO, port, len) */
+void aml_opregion_io(struct aml *a, const char *name, uint16_t port,
+		     uint16_t len);
+/* Field (region, flags) { entries }: add entries with aml_field_unit(),
+ * then aml_end(). flags: access type in bits 0-3 (3 DWordAcc), lock rule
+ * bit 4, update rule bits 5-6 (0x40 WriteAsZeros). */
+#define AML_FIELD_DWORD_WZ 0x43
+void aml_field_begin(struct aml *a, const char *region, uint8_t flags);
+/* One named field unit of bits bits (1..255 here) in an open Field. */
+void aml_field_unit(struct aml *a, const char *name, unsigned bits);
+
 /* Resource templates (the value of _CRS/_PRS; ACPI 6, 6.4): collect the
  * descriptors in a struct aml_res, then aml_resource_template() emits them
  * as a Buffer with the end tag. Overflow is sticky: -ENOSPC on emit.

@@ -18,6 +18,9 @@ struct vm;
 #define ACPI_PM1A_EVT_PORT 0x600      /* 4 bytes: PM1_STS, PM1_EN */
 #define ACPI_PM1A_CNT_PORT 0x604      /* 2 bytes: PM1_CNT */
 #define ACPI_PM_TMR_PORT 0x608        /* 4 bytes: PM timer (3.579545 MHz) */
+#define ACPI_GPE0_PORT 0xafe0         /* 4 bytes: GPE0_STS, GPE0_EN */
+#define ACPI_PCIHP_PORT 0xae00        /* 16 bytes: PCI hotplug (hw/acpi_gpe_regs.h) */
+#define ACPI_GPE_PCIHP 1              /* GPE0 bit of PCI hotplug: \_GPE._E01 */
 #define ACPI_SCI_IRQ 9
 #define ACPI_S5_SLP_TYP 5             /* \_S5 package value */
 #define IOAPIC_ADDR 0xfec00000ULL
@@ -34,6 +37,9 @@ struct acpi_config {
 	uint64_t pci_mmio_base, pci_mmio_size;
 	uint64_t pci_ecam_base;
 	uint8_t pci_bus_end;
+	/* PCI hotplug (needs pci_mmio_size): slot devices S01..S1F under
+	 * PCI0 with _ADR, _SUN, _EJ0, and \_GPE._E01 notifying them */
+	int pci_hotplug;
 };
 
 /* Write the tables into buf, which the guest sees at gpa (buf_size bytes,
@@ -54,6 +60,21 @@ struct acpi_pm;
 int acpi_pm_create(struct vm *vm, struct acpi_pm **out);
 /* Raise a power-button event (PWRBTN_STS + SCI when enabled). Any thread. */
 void acpi_pm_power_button(struct acpi_pm *pm);
+/* PCI hotplug (the block at ACPI_PCIHP_PORT, GPE bit ACPI_GPE_PCIHP).
+ * The eject callback runs on the vCPU thread that wrote PCI_EJ, without
+ * the PM lock, with the mask of slots the guest ejected (only slots with
+ * an eject request pending); it must not block. Any thread for the rest. */
+typedef void (*acpi_eject_fn)(void *opaque, uint32_t slots);
+void acpi_pm_set_eject_fn(struct acpi_pm *pm, acpi_eject_fn fn, void *opaque);
+/* Device check for slot (PCI_UP + GPE + SCI when enabled). */
+void acpi_pcihp_plug(struct acpi_pm *pm, unsigned slot);
+/* Eject request for slot (PCI_DOWN + GPE + SCI when enabled). */
+void acpi_pcihp_unplug_request(struct acpi_pm *pm, unsigned slot);
+/* The device in slot is gone: its pending UP/DOWN bits are cleared. */
+void acpi_pcihp_gone(struct acpi_pm *pm, unsigned slot);
+/* Slots whose devices the guest may eject (PCI_RMV). */
+void acpi_pcihp_set_removable(struct acpi_pm *pm, uint32_t slots);
+
 /* Free the device once no vCPU runs; it does not touch the VM (which may
  * already be destroyed). NULL is fine. */
 void acpi_pm_destroy(struct acpi_pm *pm);

@@ -196,7 +196,8 @@ static void test_tables_pci(struct tables *out)
 	static const uint8_t pci0_hid[] = { 0x5b, 0x82 };
 	struct acpi_config cfg = { .ncpus = 2, .pci_mmio_base = 0xc0000000,
 				   .pci_mmio_size = 0x20000000,
-				   .pci_ecam_base = 0xe0000000 };
+				   .pci_ecam_base = 0xe0000000,
+				   .pci_hotplug = 1 };
 	const uint8_t *d, *m;
 	uint64_t rsdp = 0;
 
@@ -408,6 +409,23 @@ static void peer_pci(const char *dir, const struct tables *t)
 	CHECK(has(out, "Address Minimum : C0000000"));
 	CHECK(has(out, "Address Length : 20000000"));
 	CHECK(has(out, "[Integer] = 0000000000000005"));
+	free(out);
+	out = NULL;
+	/* hotplug: a slot's _ADR and _SUN; _EJ0 writes the slot's bit to the
+	 * eject register (acpiexec keeps SystemIO writes in a buffer); the
+	 * GPE handler and PCNT run (PCIU/PCID read 0 there: no Notify) */
+	CHECK(run(dir, (const char *[]){ "acpiexec", "-b",
+				   "evaluate \\_SB.PCI0.S05._ADR; "
+				   "evaluate \\_SB.PCI0.S1F._SUN; "
+				   "evaluate \\_SB.PCI0.S05._EJ0 1; "
+				   "evaluate \\_SB.PCI0.B0EJ; "
+				   "evaluate \\_GPE._E01",
+				   "DSDT-pci.dat", NULL }, &out) == 0);
+	CHECK(has(out, "[Integer] = 0000000000050000"));
+	CHECK(has(out, "[Integer] = 000000000000001F"));
+	CHECK(has(out, "[Integer] = 0000000000000020"));
+	CHECK(!has(out, "AE_NOT_FOUND"));
+	CHECK(!has(out, "Exception"));
 	free(out);
 }
 
