@@ -98,6 +98,8 @@ void msix_destroy(struct msix *m)
 			irq_irqfd(&m->vm->irq, m->gsi[v], m->efd[v], false);
 			close(m->efd[v]);
 		}
+		if (m->gsi[v] > 0)   /* hot-removed devices give their GSIs back */
+			irq_msi_free(&m->vm->irq, m->gsi[v]);
 	}
 	free(m->table);
 	free(m->pba);

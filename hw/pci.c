@@ -17,11 +17,17 @@
 
 struct pci_bus {
 	struct vm *vm;
-	pthread_mutex_t lock;       /* config space of every device, cf8 */
+	/* Locking: reg_lock serialises pci_register/pci_unregister (never
+	 * taken on a vCPU thread); lock guards cf8, slot[] and every
+	 * device's config space (vCPU threads take it inside the bus's
+	 * dispatch). Order: reg_lock, then the MMIO bus (iobus_register), and
+	 * lock only around publishing slot[]: never across iobus calls, since
+	 * a vCPU holding the MMIO bus shared (ECAM) waits for lock. */
+	pthread_mutex_t reg_lock;
+	pthread_mutex_t lock;
 	uint32_t cf8;
 	struct pci_dev *slot[PCI_MAX_SLOTS];
 	struct pci_dev host;
-	uint64_t next_mmio;
 	struct io_range reset;      /* the 0xCF9 handler we took over, if any */
 };
 
@@ -190,6 +196,49 @@ static void pci_ecam_io(void *opaque, uint64_t off, uint8_t *data, unsigned len,
 		io_put(data, len, pci_cfg_read(bus, slot, fn, reg, len));
 }
 
+/* The BAR of a registered device (or of d itself, bars below `upto`)
+ * overlapping [at, at+size), or NULL. Under reg_lock. */
+static const struct pci_bar *pci_bar_clash(struct pci_bus *bus, struct pci_dev *d,
+					   unsigned upto, uint64_t at, uint64_t size)
+{
+	for (unsigned s = 0; s <= PCI_MAX_SLOTS; s++) {
+		struct pci_dev *o = s < PCI_MAX_SLOTS ? bus->slot[s] : d;
+		unsigned n = s < PCI_MAX_SLOTS ? 6 : upto;
+
+		for (unsigned i = 0; o && i < n; i++) {
+			const struct pci_bar *b = &o->bar[i];
+			if (b->size && at < b->addr + b->size && b->addr < at + size)
+				return b;
+		}
+	}
+	return NULL;
+}
+
+/* First fit in the window: space freed by a hot-unplug is used again. */
+static int pci_alloc_bar(struct pci_bus *bus, struct pci_dev *d, unsigned i,
+			 uint64_t size, uint64_t *out)
+{
+	uint64_t at = PCI_MMIO_BASE;
+	const struct pci_bar *c;
+
+	while (at + size <= PCI_MMIO_END) {
+		c = pci_bar_clash(bus, d, i, at, size);
+		if (!c) {
+			*out = at;
+			return 0;
+		}
+		at = ALIGN_UP(c->addr + c->size, size);
+	}
+	return -ENOSPC;
+}
+
+static void pci_unmap_bars(struct pci_bus *bus, struct pci_dev *d, unsigned upto)
+{
+	for (unsigned i = 0; i < upto && i < 6; i++)
+		if (d->bar[i].size && d->bar[i].addr)
+			iobus_unregister(&bus->vm->mmio, d->bar[i].addr, NULL);
+}
+
 static int pci_place_bars(struct pci_bus *bus, struct pci_dev *d)
 {
 	for (unsigned i = 0; i < 6; i++) {
@@ -198,15 +247,14 @@ static int pci_place_bars(struct pci_bus *bus, struct pci_dev *d)
 		uint64_t at;
 		int rc;
 
+		b->addr = 0;
 		if (!b->size)
 			continue;
 		if ((b->size & (b->size - 1)) || b->size < 4096 || (b->is64 && i == 5))
 			return -EINVAL;
-		at = ALIGN_UP(bus->next_mmio, b->size);
-		if (at + b->size > PCI_MMIO_END)
-			return -ENOSPC;
+		if ((rc = pci_alloc_bar(bus, d, i, b->size, &at)) < 0)
+			return rc;
 		b->addr = at;
-		bus->next_mmio = at + b->size;
 		pci_set32(d, r, (uint32_t)at | (b->is64 ? 0x4 : 0));
 		for (unsigned k = 0; k < 4; k++)
 			d->wmask[r + k] = (uint8_t)((~(b->size - 1) & 0xfffffff0u) >> (8 * k));
@@ -216,8 +264,13 @@ static int pci_place_bars(struct pci_bus *bus, struct pci_dev *d)
 			i++;
 		}
 		rc = iobus_register(&bus->vm->mmio, at, b->size, b->fn, b->opaque, d->name);
-		if (rc < 0)
+		if (rc < 0) {
+			b->addr = 0;
+			pci_unmap_bars(bus, d, i);
 			return rc;
+		}
+		if (b->is64)
+			i++;
 	}
 	return 0;
 }
@@ -227,19 +280,35 @@ int pci_register(struct pci_bus *bus, struct pci_dev *d)
 	unsigned slot;
 	int rc;
 
+	pthread_mutex_lock(&bus->reg_lock);
 	for (slot = 1; slot < PCI_MAX_SLOTS && bus->slot[slot]; slot++)
 		;
-	if (slot == PCI_MAX_SLOTS)
-		return -ENOSPC;
-	rc = pci_place_bars(bus, d);
-	if (rc < 0)
-		return rc;
-	d->slot = slot;
-	pthread_mutex_lock(&bus->lock);
-	bus->slot[slot] = d;
-	pthread_mutex_unlock(&bus->lock);
-	log_debug("pci: %s at 00:%02x.0", d->name, slot);
-	return 0;
+	rc = slot == PCI_MAX_SLOTS ? -ENOSPC : pci_place_bars(bus, d);
+	if (rc == 0) {
+		d->slot = slot;
+		pthread_mutex_lock(&bus->lock);
+		bus->slot[slot] = d;
+		pthread_mutex_unlock(&bus->lock);
+		log_debug("pci: %s at 00:%02x.0", d->name, slot);
+	}
+	pthread_mutex_unlock(&bus->reg_lock);
+	return rc;
+}
+
+void pci_unregister(struct pci_bus *bus, struct pci_dev *d)
+{
+	pthread_mutex_lock(&bus->reg_lock);
+	if (d->slot && d->slot < PCI_MAX_SLOTS && bus->slot[d->slot] == d) {
+		/* config space first: a guest scan sees an empty slot, then the
+		 * BARs go (no vCPU is in their handlers when this returns) */
+		pthread_mutex_lock(&bus->lock);
+		bus->slot[d->slot] = NULL;
+		pthread_mutex_unlock(&bus->lock);
+		pci_unmap_bars(bus, d, 6);
+		log_debug("pci: %s removed from 00:%02x.0", d->name, d->slot);
+		d->slot = 0;
+	}
+	pthread_mutex_unlock(&bus->reg_lock);
 }
 
 int pci_bus_create(struct vm *vm, struct pci_bus **out)
@@ -250,7 +319,7 @@ int pci_bus_create(struct vm *vm, struct pci_bus **out)
 	if (!bus)
 		return -ENOMEM;
 	bus->vm = vm;
-	bus->next_mmio = PCI_MMIO_BASE;
+	pthread_mutex_init(&bus->reg_lock, NULL);
 	pthread_mutex_init(&bus->lock, NULL);
 	/* host bridge: Red Hat's generic PCIe host id, class 06 00 00 */
 	pci_dev_init(&bus->host, "host-bridge", 0x1b36, 0x0008, 0x060000, 0, 0x1af4, 0x1100);
@@ -275,5 +344,6 @@ void pci_bus_destroy(struct pci_bus *bus)
 	if (!bus)
 		return;
 	pthread_mutex_destroy(&bus->lock);
+	pthread_mutex_destroy(&bus->reg_lock);
 	free(bus);
 }

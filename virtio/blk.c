@@ -357,12 +357,23 @@ void vblk_destroy(struct vblk *b)
 {
 	if (!b)
 		return;
-	vblk_reset(b);
+	virtio_pci_unplug(b->vp);   /* no new requests (hot-unplug safe) */
+	vblk_reset(b);              /* in-flight ones complete */
 	virtio_pci_destroy(b->vp);
 	blk_close(b->img);
 	pthread_mutex_destroy(&b->lock);
 	pthread_cond_destroy(&b->idle);
 	free(b);
+}
+
+unsigned vblk_slot(const struct vblk *b)
+{
+	return virtio_pci_slot(b->vp);
+}
+
+const char *vblk_id(const struct vblk *b)
+{
+	return b->name;
 }
 
 int vblk_parse(const char *spec, char *buf, struct vblk_opts *o)

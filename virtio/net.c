@@ -523,10 +523,21 @@ fail:
 	return rc;
 }
 
+unsigned vnet_slot(const struct vnet *n)
+{
+	return virtio_pci_slot(n->vp);
+}
+
+const char *vnet_id(const struct vnet *n)
+{
+	return n->name;
+}
+
 void vnet_destroy(struct vnet *n)
 {
 	if (!n)
 		return;
+	virtio_pci_unplug(n->vp);   /* no vCPU or kick reaches us (hot-unplug) */
 	if (n->epfd >= 0) {
 		evloop_del(n->loop, n->epfd);   /* -ENOENT when never added: fine */
 		close(n->epfd);

@@ -34,6 +34,7 @@ struct vp_queue {
 	struct virtqueue vq;
 	uint16_t vector;
 	int kick_fd;
+	bool ioeventfd, watched;   /* KVM_IOEVENTFD assigned, on the loop */
 	struct virtio_pci *vp;
 	unsigned index;
 };
@@ -41,7 +42,10 @@ struct vp_queue {
 struct virtio_pci {
 	struct pci_dev pci;
 	struct vm *vm;
+	struct pci_bus *bus;
 	struct evloop *loop;
+	uint64_t notify_base;      /* guest address of the notify area */
+	bool unplugged;            /* virtio_pci_unplug() done */
 	const struct virtio_dev_ops *ops;
 	void *dev;
 	pthread_mutex_t lock;      /* transport registers */
@@ -369,9 +373,12 @@ static int vp_setup_queues(struct virtio_pci *vp)
 {
 	uint64_t notify = vp->pci.bar[0].addr + OFF_NOTIFY;
 
+	vp->notify_base = notify;
 	vp->q = calloc(vp->ops->nqueues, sizeof(*vp->q));
 	if (!vp->q)
 		return -ENOMEM;
+	for (unsigned i = 0; i < vp->ops->nqueues; i++)
+		vp->q[i].kick_fd = -1;
 	for (unsigned i = 0; i < vp->ops->nqueues; i++) {
 		struct vp_queue *q = &vp->q[i];
 		int rc;
@@ -386,10 +393,12 @@ static int vp_setup_queues(struct virtio_pci *vp)
 			return -errno;
 		rc = irq_ioeventfd(vp->vm->vm_fd, notify + i * NOTIFY_MULT, 2, false,
 				   q->kick_fd, true);
+		q->ioeventfd = rc == 0;
 		if (rc == 0)
 			rc = evloop_add(vp->loop, q->kick_fd, vp_kick, q);
 		if (rc < 0)
 			return rc;
+		q->watched = true;
 	}
 	return 0;
 }
@@ -404,6 +413,7 @@ int virtio_pci_create(struct vm *vm, struct pci_bus *bus, struct evloop *loop,
 	if (!vp)
 		return -ENOMEM;
 	vp->vm = vm;
+	vp->bus = bus;
 	vp->loop = loop;
 	vp->ops = ops;
 	vp->dev = dev;
@@ -442,16 +452,47 @@ int virtio_pci_create(struct vm *vm, struct pci_bus *bus, struct evloop *loop,
 	return 0;
 }
 
+unsigned virtio_pci_slot(const struct virtio_pci *vp)
+{
+	return vp->pci.slot;
+}
+
+void virtio_pci_unplug(struct virtio_pci *vp)
+{
+	if (!vp || vp->unplugged)
+		return;
+	vp->unplugged = true;
+	/* 1. off the bus: no vCPU reaches config space or the BAR after this */
+	pci_unregister(vp->bus, &vp->pci);
+	/* 2. no kick reaches the loop: KVM forgets the notify addresses (a
+	 * new device may get them), the loop forgets the eventfds */
+	for (unsigned i = 0; vp->q && i < vp->ops->nqueues; i++) {
+		struct vp_queue *q = &vp->q[i];
+
+		if (q->ioeventfd)
+			irq_ioeventfd(vp->vm->vm_fd, vp->notify_base + i * NOTIFY_MULT, 2,
+				      false, q->kick_fd, false);
+		if (q->watched)
+			evloop_del(vp->loop, q->kick_fd);
+		q->ioeventfd = q->watched = false;
+	}
+	/* 3. a level INTx this device held goes down */
+	pthread_mutex_lock(&vp->lock);
+	if (vp->intx_level) {
+		vp->intx_level = false;
+		vm_irq_line(vp->vm, vp->intx_gsi, 0);
+	}
+	pthread_mutex_unlock(&vp->lock);
+}
+
 void virtio_pci_destroy(struct virtio_pci *vp)
 {
 	if (!vp)
 		return;
-	for (unsigned i = 0; vp->q && i < vp->ops->nqueues; i++) {
-		if (vp->q[i].kick_fd > 0) {
-			evloop_del(vp->loop, vp->q[i].kick_fd);
+	virtio_pci_unplug(vp);
+	for (unsigned i = 0; vp->q && i < vp->ops->nqueues; i++)
+		if (vp->q[i].kick_fd >= 0)
 			close(vp->q[i].kick_fd);
-		}
-	}
 	free(vp->q);
 	msix_destroy(&vp->msix);
 	pthread_mutex_destroy(&vp->lock);

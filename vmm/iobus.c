@@ -7,17 +7,25 @@
 
 void iobus_init(struct iobus *bus)
 {
+	pthread_rwlockattr_t a;
+
 	memset(bus, 0, sizeof(*bus));
+	/* writer-preferring: a stream of exits cannot starve a hotplug */
+	pthread_rwlockattr_init(&a);
+	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&bus->lock, &a);
+	pthread_rwlockattr_destroy(&a);
 }
 
 void iobus_free(struct iobus *bus)
 {
 	free(bus->ranges);
+	pthread_rwlock_destroy(&bus->lock);
 	memset(bus, 0, sizeof(*bus));
 }
 
-int iobus_register(struct iobus *bus, uint64_t base, uint64_t len,
-		   io_handler_fn fn, void *opaque, const char *name)
+static int iobus_insert(struct iobus *bus, uint64_t base, uint64_t len,
+			io_handler_fn fn, void *opaque, const char *name)
 {
 	unsigned i;
 
@@ -45,7 +53,18 @@ int iobus_register(struct iobus *bus, uint64_t base, uint64_t len,
 	return 0;
 }
 
-int iobus_unregister(struct iobus *bus, uint64_t base, struct io_range *out)
+int iobus_register(struct iobus *bus, uint64_t base, uint64_t len,
+		   io_handler_fn fn, void *opaque, const char *name)
+{
+	int rc;
+
+	pthread_rwlock_wrlock(&bus->lock);
+	rc = iobus_insert(bus, base, len, fn, opaque, name);
+	pthread_rwlock_unlock(&bus->lock);
+	return rc;
+}
+
+static int iobus_remove(struct iobus *bus, uint64_t base, struct io_range *out)
 {
 	for (unsigned i = 0; i < bus->n; i++) {
 		if (bus->ranges[i].base != base)
@@ -58,6 +77,16 @@ int iobus_unregister(struct iobus *bus, uint64_t base, struct io_range *out)
 		return 0;
 	}
 	return -ENOENT;
+}
+
+int iobus_unregister(struct iobus *bus, uint64_t base, struct io_range *out)
+{
+	int rc;
+
+	pthread_rwlock_wrlock(&bus->lock);
+	rc = iobus_remove(bus, base, out);
+	pthread_rwlock_unlock(&bus->lock);
+	return rc;
 }
 
 static const struct io_range *iobus_find(const struct iobus *bus, uint64_t addr)
@@ -77,18 +106,22 @@ static const struct io_range *iobus_find(const struct iobus *bus, uint64_t addr)
 	return NULL;
 }
 
-int iobus_dispatch(const struct iobus *bus, uint64_t addr, uint8_t *data,
+int iobus_dispatch(struct iobus *bus, uint64_t addr, uint8_t *data,
 		   unsigned len, bool is_write)
 {
 	const struct io_range *r;
+	int rc = -ENOENT;
 
 	if (len == 0 || len > 8)
 		return -ENOENT; /* no device access is wider than 8 bytes */
 	if (!is_write)
 		memset(data, 0xff, len);
+	pthread_rwlock_rdlock(&bus->lock);
 	r = iobus_find(bus, addr);
-	if (!r || addr - r->base + len > r->len)
-		return -ENOENT;
-	r->fn(r->opaque, addr - r->base, data, len, is_write);
-	return 0;
+	if (r && addr - r->base + len <= r->len) {
+		r->fn(r->opaque, addr - r->base, data, len, is_write);
+		rc = 0;
+	}
+	pthread_rwlock_unlock(&bus->lock);
+	return rc;
 }

@@ -99,6 +99,21 @@ int irq_msi_alloc(struct irq_routing *r)
 	return gsi;
 }
 
+void irq_msi_free(struct irq_routing *r, int gsi)
+{
+	unsigned i = (unsigned)(gsi - MSI_GSI_BASE);
+	bool had_route;
+
+	if (gsi < MSI_GSI_BASE || i >= IRQ_MAX_MSI)
+		return;
+	pthread_mutex_lock(&r->lock);
+	had_route = r->msi[i].used && r->msi[i].valid;
+	r->msi[i] = (struct irq_msi){ 0 };
+	if (had_route)
+		irq_commit(r);
+	pthread_mutex_unlock(&r->lock);
+}
+
 int irq_msi_set(struct irq_routing *r, int gsi, bool valid, uint64_t addr,
 		uint32_t data)
 {

@@ -1,12 +1,16 @@
 /* iobus.h - port I/O and MMIO dispatch from vCPU exits to device models.
  *
- * A bus is a sorted table of non-overlapping ranges. Devices register before
- * the vCPUs start (registration is not synchronised with dispatch); dispatch
- * is lock-free and may run on every vCPU thread at once, so a handler that
- * keeps state must lock it itself. */
+ * A bus is a sorted table of non-overlapping ranges behind a read-write lock
+ * (writer-preferring): dispatch takes it shared and may run on every vCPU
+ * thread at once, so a handler that keeps state must lock it itself;
+ * register/unregister take it exclusive, so they work while vCPUs run (PCI
+ * hotplug) and, once iobus_unregister() returns, no vCPU is inside the
+ * removed range's handler. A handler must never (un)register on its own
+ * bus, and no lock a handler takes may be held around (un)registration. */
 #ifndef XVM_IOBUS_H
 #define XVM_IOBUS_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -26,6 +30,7 @@ struct io_range {
 struct iobus {
 	struct io_range *ranges;
 	unsigned n, cap;
+	pthread_rwlock_t lock;
 };
 
 void iobus_init(struct iobus *bus);
@@ -34,15 +39,15 @@ void iobus_free(struct iobus *bus);
  * wrap-around, -ENOMEM. */
 int iobus_register(struct iobus *bus, uint64_t base, uint64_t len,
 		   io_handler_fn fn, void *opaque, const char *name);
-/* Remove the range that starts at base and return it in *out (before the
- * vCPUs start: lets a device take over a port another one registered, as
- * PCI's 0xCF8 dword does with the reset register at 0xCF9). 0 or -ENOENT. */
+/* Remove the range that starts at base and return it in *out (lets a
+ * device take over a port another one registered, as PCI's 0xCF8 dword
+ * does with the reset register at 0xCF9; hot-unplug). 0 or -ENOENT. */
 int iobus_unregister(struct iobus *bus, uint64_t base, struct io_range *out);
 /* Route an access. Returns 0 when a device took it, -ENOENT when none
  * matches (reads then see 0xff bytes, writes are dropped). An access that
  * straddles the end of a range is -ENOENT too, and so is len 0 or len > 8
  * (data is not touched then). */
-int iobus_dispatch(const struct iobus *bus, uint64_t addr, uint8_t *data,
+int iobus_dispatch(struct iobus *bus, uint64_t addr, uint8_t *data,
 		   unsigned len, bool is_write);
 
 /* Little-endian helpers for handlers. */

@@ -33,6 +33,8 @@ int irq_routing_init(struct irq_routing *r, int vm_fd);
 void irq_routing_destroy(struct irq_routing *r);
 /* Reserve an MSI GSI (no route yet). Returns the GSI or -ENOSPC. */
 int irq_msi_alloc(struct irq_routing *r);
+/* Give an MSI GSI back (its route goes too). Bad or free GSIs are ignored. */
+void irq_msi_free(struct irq_routing *r, int gsi);
 /* Point an MSI GSI at (addr, data), or remove its route (valid false).
  * Rewrites the KVM routing table. 0 or -errno. */
 int irq_msi_set(struct irq_routing *r, int gsi, bool valid, uint64_t addr,

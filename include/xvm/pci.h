@@ -6,8 +6,14 @@
  * handles the header (command, BARs with sizing, interrupt line) and the
  * capability list, and calls the device's config_write hook afterwards
  * (MSI-X enable, for instance). BARs are placed once, at registration, in
- * the 32-bit window [PCI_MMIO_BASE, PCI_MMIO_END); a guest that writes a
- * different address keeps reading the assigned one (we never move BARs). */
+ * the 32-bit window [PCI_MMIO_BASE, PCI_MMIO_END) (first fit, so space a
+ * hot-unplugged device leaves is used again); a guest that writes a
+ * different address keeps reading the assigned one (we never move BARs).
+ *
+ * Devices may be registered and unregistered while vCPUs run (PCI
+ * hotplug, vmm/hotplug.c): slots and BARs are published under the bus
+ * locks and the MMIO bus's own lock (iobus.h). Registration must not be
+ * called from a vCPU thread or a device handler. */
 #ifndef XVM_PCI_H
 #define XVM_PCI_H
 
@@ -84,8 +90,13 @@ void pci_dev_init(struct pci_dev *d, const char *name, uint16_t vendor,
 unsigned pci_add_cap(struct pci_dev *d, uint8_t id, unsigned len);
 
 /* Put d in the next free slot, place its BARs and register them on the
- * MMIO bus. Before the vCPUs start. 0, -ENOSPC (no slot or window), -errno. */
+ * MMIO bus. Any thread but a vCPU's. 0, -ENOSPC (no slot or window),
+ * -errno (nothing stays registered then). */
 int pci_register(struct pci_bus *bus, struct pci_dev *d);
+/* Take d off the bus: its slot reads as empty and its BARs are off the
+ * MMIO bus when this returns (no vCPU is in their handlers). Not
+ * registered: nothing happens. Any thread but a vCPU's. */
+void pci_unregister(struct pci_bus *bus, struct pci_dev *d);
 
 /* Config space access as the guest does it (for tests too). */
 uint32_t pci_cfg_read(struct pci_bus *bus, unsigned slot, unsigned fn,

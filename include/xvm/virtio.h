@@ -56,7 +56,15 @@ struct virtio_dev_ops {
 int virtio_pci_create(struct vm *vm, struct pci_bus *bus, struct evloop *loop,
 		      const struct virtio_dev_ops *ops, void *dev,
 		      struct virtio_pci **out);
+/* Hot-unplug, first half: take the function off the PCI bus, unbind the
+ * queue ioeventfds and take them off the event loop, drop INTx. When it
+ * returns no vCPU and no loop callback touches the transport again, so
+ * the device can wait for its in-flight work and go. Idempotent. */
+void virtio_pci_unplug(struct virtio_pci *vp);
+/* virtio_pci_unplug(), then free (closes every fd). NULL is fine. */
 void virtio_pci_destroy(struct virtio_pci *vp);
+/* The PCI slot (device number on bus 0) the function sits in. */
+unsigned virtio_pci_slot(const struct virtio_pci *vp);
 
 /* Features the driver accepted (valid once FEATURES_OK is set). */
 uint64_t virtio_features(const struct virtio_pci *vp);

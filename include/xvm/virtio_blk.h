@@ -32,7 +32,11 @@ int vblk_parse(const char *spec, char *buf, struct vblk_opts *o);
 /* Open the image and plug the device. 0 or -errno (logged). */
 int vblk_create(struct vm *vm, struct pci_bus *bus, struct evloop *loop,
 		const struct vblk_opts *o, struct vblk **out);
-/* Wait for in-flight requests, close the image. NULL is fine. */
+/* Unplug (safe while vCPUs run), wait for in-flight requests, close the
+ * image. NULL is fine. */
 void vblk_destroy(struct vblk *b);
+/* The PCI slot and the id (the id= option, "disk" by default). */
+unsigned vblk_slot(const struct vblk *b);
+const char *vblk_id(const struct vblk *b);
 
 #endif

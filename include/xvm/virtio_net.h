@@ -84,5 +84,8 @@ int vnet_create(struct vm *vm, struct pci_bus *bus, struct evloop *loop,
 void vnet_get_stats(struct vnet *n, struct vnet_stats *s);
 /* Unplug and close the tap (event loop stopped first). NULL is fine. */
 void vnet_destroy(struct vnet *n);
+/* The PCI slot and the id (the id= option, "net<index>" by default). */
+unsigned vnet_slot(const struct vnet *n);
+const char *vnet_id(const struct vnet *n);
 
 #endif
