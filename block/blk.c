@@ -45,6 +45,7 @@ struct blk {
 	pthread_cond_t cond;
 	struct blk_req *head, *tail;
 	bool stop;
+	bool inline_done; /* blk_opts.inline_done */
 	unsigned long inflight;
 	pthread_t slow;
 };
@@ -246,7 +247,8 @@ static void free_list(struct sub_req *s)
 	}
 }
 
-/* Dispatch a validated request; done() is never called from here. */
+/* Dispatch a validated request; done() is called from here only with
+ * inline_done. */
 static int dispatch(struct blk *b, struct blk_req *r)
 {
 	struct sub_req *list = NULL;
@@ -289,8 +291,12 @@ static int dispatch(struct blk *b, struct blk_req *r)
 		b->eops->submit(b->eng, &s->er);
 	}
 	if (atomic_fetch_sub(&r->pending, 1) == 1) {
-		r->complete_only = true; /* finish off this thread */
-		slow_enqueue(b, r);
+		if (b->inline_done) {
+			req_finish(r);
+		} else {
+			r->complete_only = true; /* finish off this thread */
+			slow_enqueue(b, r);
+		}
 	}
 	return 0;
 }
@@ -350,6 +356,7 @@ int blk_submit(struct blk *b, enum blk_op op, uint64_t offset,
  * when the kernel allows it, else threads. 0 or -errno. */
 static int engine_start(struct blk *b, const char *path)
 {
+	unsigned flags = b->inline_done ? ENG_INLINE : 0;
 	const char *want = getenv("XVM_BLOCK_ENGINE");
 	int rc;
 
@@ -359,7 +366,7 @@ static int engine_start(struct blk *b, const char *path)
 	}
 	if (!want || strcmp(want, "threads")) {
 #ifdef XVM_HAVE_URING
-		rc = engine_uring_ops.init(&b->eng);
+		rc = engine_uring_ops.init(&b->eng, flags);
 #else
 		rc = -ENOSYS;
 #endif
@@ -375,7 +382,7 @@ static int engine_start(struct blk *b, const char *path)
 		}
 		log_info("io_uring unavailable (%s); using the thread pool", strerror(-rc));
 	}
-	rc = engine_threads_ops.init(&b->eng);
+	rc = engine_threads_ops.init(&b->eng, flags);
 	if (rc) {
 		log_err("open %s: I/O threads: %s", path, strerror(-rc));
 		return rc;
@@ -402,6 +409,7 @@ int blk_open(const struct blk_opts *o, struct blk **out)
 		free(b);
 		return rc;
 	}
+	b->inline_done = o->inline_done;
 	rc = engine_start(b, o->path);
 	if (rc) {
 		blk_node_close(b->top);

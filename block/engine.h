@@ -27,13 +27,19 @@ struct eng_req {
 
 struct engine;
 
+/* init flags */
+#define ENG_INLINE 1u /* callbacks may run inside submit, on the submitting thread */
+
 struct engine_ops {
 	const char *name;
-	/* Start the engine and its completion thread(s). 0 or -errno. */
-	int (*init)(struct engine **out);
+	/* Start the engine and its completion thread(s). flags: ENG_*; an engine
+	 * may ignore ENG_INLINE. 0 or -errno. */
+	int (*init)(struct engine **out, unsigned flags);
 	/* Wait for nothing: the caller has drained its requests. Frees e. */
 	void (*fini)(struct engine *e);
-	/* Queue r; its cb runs later on an engine thread, never inside submit. */
+	/* Queue r; its cb runs later on an engine thread, never inside submit
+	 * unless the engine was started with ENG_INLINE (then the callbacks of
+	 * r and of earlier requests may run inside submit). */
 	void (*submit)(struct engine *e, struct eng_req *r);
 };
 

@@ -112,10 +112,11 @@ static void threads_fini(struct engine *e)
 	free(e);
 }
 
-static int threads_init(struct engine **out)
+static int threads_init(struct engine **out, unsigned flags)
 {
 	struct engine *e = calloc(1, sizeof(*e));
 
+	(void)flags; /* callbacks always run on the workers */
 	if (!e)
 		return -ENOMEM;
 	pthread_mutex_init(&e->lock, NULL);

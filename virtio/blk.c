@@ -323,7 +323,12 @@ int vblk_create(struct vm *vm, struct pci_bus *bus, struct evloop *loop,
 	pthread_cond_init(&b->idle, NULL);
 	snprintf(b->name, sizeof(b->name), "%s", o->id ? o->id : "disk");
 	strncpy(b->id, o->id ? o->id : "", ID_LEN);
-	rc = blk_open(&o->image, &b->img);
+	{
+		struct blk_opts io = o->image;
+
+		io.inline_done = true; /* vblk_done takes no lock the submit path holds */
+		rc = blk_open(&io, &b->img);
+	}
 	if (rc < 0) {
 		free(b);
 		return rc;

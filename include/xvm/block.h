@@ -5,7 +5,9 @@
  * Threads: blk_submit() may be called from any thread; completion callbacks
  * run on one of the block layer's own threads for that open image chain (the
  * io_uring reaper, an I/O worker, or the chain's slow-path thread that does
- * qcow2 allocation), never inside blk_submit(). Callbacks of different
+ * qcow2 allocation), never inside blk_submit() unless the image was opened
+ * with inline_done (then a callback may also run on the thread that calls
+ * blk_submit(), inside it: for this or an earlier request). Callbacks of different
  * requests may run concurrently. A callback must not block for long; it may
  * submit new requests. The engine is io_uring when io_uring_queue_init works,
  * else a thread pool; XVM_BLOCK_ENGINE=threads|io_uring forces one. */
@@ -30,6 +32,9 @@ struct blk_opts {
 	const char *path;
 	enum blk_format format; /* AUTO: qcow2 magic, else raw */
 	bool readonly;
+	/* done() may run inside blk_submit() on the submitter's thread: a
+	 * buffered read the page cache answers completes with no thread switch */
+	bool inline_done;
 };
 
 struct blk;
