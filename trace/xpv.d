@@ -26,6 +26,8 @@ provider xpv {
 	probe exit(int domid, int vcpu, int reason, unsigned long long addr);
 	/* ACPI PM events: event is "poweroff", "reset", "sleep" or "pwrbtn" */
 	probe acpi__pm(int domid, char *event, unsigned int value);
+	probe hotplug__add(int domid, char *kind, int slot, int result);
+	probe hotplug__remove(int domid, char *kind, int slot, int result);
 
 	/* virtio devices: a queue kick reached the device (ioeventfd), an
 	   interrupt was sent (vector 0xffff: INTx) */

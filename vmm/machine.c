@@ -7,11 +7,30 @@
 
 #include "xvm/acpi.h"
 #include "xvm/evloop.h"
+#include "xvm/hotplug.h"
 #include "xvm/log.h"
 #include "xvm/pci.h"
 #include "xvm/pvpanic.h"
 #include "xvm/serial.h"
 #include "xvm/vcpu.h"
+
+/* PCI hotplug for devices added at run time; the boot devices' ids stay
+ * taken. */
+static int machine_hotplug(struct machine *m)
+{
+	struct hotplug_env env = { .vm = m->vm, .pci = m->pci, .pm = m->pm,
+				   .loop = m->loop, .boot_ids = m->boot_ids };
+	int rc;
+
+	for (unsigned i = 0; i < m->ndisks; i++)
+		m->boot_ids[env.nboot_ids++] = vblk_id(m->disk[i]);
+	for (unsigned i = 0; i < m->nnics; i++)
+		m->boot_ids[env.nboot_ids++] = vnet_id(m->nic[i]);
+	rc = hotplug_create(&env, &m->hotplug);
+	if (rc < 0)
+		log_err("cannot start PCI hotplug: %s", strerror(-rc));
+	return rc;
+}
 
 /* Firmware tables, platform devices, disks and the kernel: everything that
  * can fail on bad input. */
@@ -56,6 +75,8 @@ static int machine_platform(struct machine *m, struct machine_config *cfg)
 		log_err("cannot create the pvpanic device: %s", strerror(-rc));
 		return rc;
 	}
+	if ((rc = machine_hotplug(m)) < 0)
+		return rc;
 	rc = acpi_build(tables, ACPI_TABLES_MAX, ACPI_TABLES_GPA, &acfg,
 			&cfg->boot.rsdp_gpa);
 	if (rc < 0) {
@@ -139,6 +160,7 @@ void machine_destroy(struct machine *m)
 	console_close(&m->con);
 	vm_halt(m->vm);            /* no vCPU touches a device after this */
 	evloop_stop(m->loop);      /* nor does the event loop */
+	hotplug_destroy(m->hotplug);
 	for (unsigned i = 0; i < m->ndisks; i++)
 		vblk_destroy(m->disk[i]);
 	for (unsigned i = 0; i < m->nnics; i++)

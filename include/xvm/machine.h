@@ -37,6 +37,7 @@ struct pci_bus;
 struct evloop;
 struct serial;
 struct pvpanic;
+struct hotplug;
 
 struct machine {
 	struct vm *vm;
@@ -51,6 +52,8 @@ struct machine {
 	unsigned nnics;
 	struct vrng *rng;
 	struct pvpanic *pvpanic;
+	struct hotplug *hotplug;             /* runtime disks and NICs (hotplug.h) */
+	const char *boot_ids[MACHINE_MAX_DISKS + MACHINE_MAX_NICS];
 };
 
 /* Build the machine on an open KVM. 0 or -errno after logging one line. */
