@@ -12,7 +12,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=${BUILD:-build}
-XVM=$B/xvm GUEST=$B/tests/guest/xvm-testguest.elf PREAD=$B/bench/bench-pread
+XVM=${XVM:-$B/xvm} GUEST=$B/tests/guest/xvm-testguest.elf PREAD=$B/bench/bench-pread
 RUNS=${RUNS:-3} SIZE_MB=${SIZE_MB:-256} XVM_B=${XVM_B:-} ONLY=${ONLY:-} FMTS=${FMTS:-raw qcow2}
 QEMU=${QEMU:-qemu-system-x86_64}
 T=$(mktemp -d "${TMPDIR:-/var/tmp}/xvm-blkbench.XXXXXX"); trap 'rm -rf "$T"' EXIT
