@@ -42,7 +42,8 @@ struct blk {
 	const struct engine_ops *eops;
 	struct engine *eng;
 	pthread_mutex_t lock; /* slow queue and in-flight count */
-	pthread_cond_t cond;
+	pthread_cond_t cond;  /* work for the slow-path thread */
+	pthread_cond_t idle;  /* inflight reached 0 (blk_close waits) */
 	struct blk_req *head, *tail;
 	bool stop;
 	bool inline_done; /* blk_opts.inline_done */
@@ -59,7 +60,7 @@ static void req_finish(struct blk_req *r)
 	free(r);
 	pthread_mutex_lock(&b->lock);
 	if (!--b->inflight)
-		pthread_cond_broadcast(&b->cond);
+		pthread_cond_broadcast(&b->idle); /* not cond: the slow thread has nothing new */
 	pthread_mutex_unlock(&b->lock);
 }
 
@@ -418,6 +419,7 @@ int blk_open(const struct blk_opts *o, struct blk **out)
 	}
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->cond, NULL);
+	pthread_cond_init(&b->idle, NULL);
 	rc = pthread_create(&b->slow, NULL, slow_thread, b);
 	if (rc) {
 		log_err("open %s: thread: %s", o->path, strerror(rc));
@@ -436,7 +438,7 @@ void blk_close(struct blk *b)
 		return;
 	pthread_mutex_lock(&b->lock);
 	while (b->inflight)
-		pthread_cond_wait(&b->cond, &b->lock);
+		pthread_cond_wait(&b->idle, &b->lock);
 	pthread_mutex_unlock(&b->lock);
 	if (!b->top->readonly) {
 		int rc = blk_flush(b);
@@ -452,6 +454,7 @@ void blk_close(struct blk *b)
 	b->eops->fini(b->eng);
 	blk_node_close(b->top);
 	pthread_cond_destroy(&b->cond);
+	pthread_cond_destroy(&b->idle);
 	pthread_mutex_destroy(&b->lock);
 	free(b);
 }
