@@ -220,6 +220,7 @@ int test_smp(struct guest *g);
 int test_pci(struct guest *g);
 int test_fault(struct guest *g);
 int test_blk(struct guest *g);       /* t_blk.c */
+int test_hotplug(struct guest *g);   /* t_hotplug.c */
 int test_blkbench(struct guest *g);
 int test_blkhostile(struct guest *g);
 int test_rng(struct guest *g);       /* t_rng.c */

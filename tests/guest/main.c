@@ -27,6 +27,7 @@ static const struct {
     { "blkbench", test_blkbench, true },
     { "blkhostile", test_blkhostile, true },
     { "netbench", test_netbench, true },
+    { "hotplug", test_hotplug, true },    /* t_hotplug.c: needs a host that plugs */
     { "crash", test_crash, true },        /* t_crash.c: these end the machine */
     { "reset", test_reset, true },
     { "triplefault", test_triplefault, true },

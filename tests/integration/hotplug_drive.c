@@ -1,0 +1,142 @@
+/* hotplug_drive.c - test driver for hotplug_xvm.sh until the control socket
+ * carries disk-add/disk-remove: boots the test guest as `xvm run` would
+ * (same machine_create/machine_start), and once the guest has enabled GPE
+ * 1 plays the control client against vmm/hotplug.c: a bad add, an unknown
+ * remove, then the real add and remove, printing one line per step.
+ * Not installed; a test binary only.
+ * usage: hotplug-drive ELF CONSOLE_LOG DISK_SPEC */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "xvm/acpi.h"
+#include "xvm/hotplug.h"
+#include "xvm/kvm.h"
+#include "xvm/log.h"
+#include "xvm/machine.h"
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+static char removed_how[32];
+
+static void on_event(void *opaque, bool added, const struct hotplug_info *dev,
+		     const char *how)
+{
+	(void)opaque;
+	printf("event device-%s id=%s slot=%u how=%s\n", added ? "added" : "removed",
+	       dev->id, dev->slot, how);
+	fflush(stdout);
+	if (!added) {
+		pthread_mutex_lock(&lock);
+		snprintf(removed_how, sizeof(removed_how), "%s", how);
+		pthread_cond_broadcast(&cond);
+		pthread_mutex_unlock(&lock);
+	}
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+/* Until the guest wrote GPE0_EN bit 1 (it is ready) or 20 s. */
+static bool wait_guest_ready(struct machine *m)
+{
+	for (int i = 0; i < 2000 && m->vm->stop == VM_RUNNING; i++) {
+		uint8_t en;
+		if (iobus_dispatch(&m->vm->pio, ACPI_GPE0_PORT + 2, &en, 1, false) == 0 &&
+		    (en & (1u << ACPI_GPE_PCIHP)))
+			return true;
+		sleep_ms(10);
+	}
+	return false;
+}
+
+/* Until the console log holds text or 20 s. */
+static bool wait_console(const char *path, const char *text)
+{
+	static char buf[1 << 16];
+
+	for (int i = 0; i < 2000; i++) {
+		FILE *f = fopen(path, "re");
+		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+		if (f)
+			fclose(f);
+		buf[n] = 0;
+		if (strstr(buf, text))
+			return true;
+		sleep_ms(10);
+	}
+	return false;
+}
+
+static int drive(struct machine *m, const char *log, const char *spec)
+{
+	struct hotplug_info info, list[4];
+	struct timespec ts;
+	char err[300];
+	int rc;
+
+	if (!wait_guest_ready(m))
+		return printf("FAIL guest never enabled GPE 1\n"), 1;
+	rc = hotplug_add(m->hotplug, HOTPLUG_DISK, "/nonexistent/none.img", &info, err,
+			 sizeof(err));
+	printf("bad-add rc=%d err=%s devices=%u\n", rc, err, hotplug_list(m->hotplug, list, 4));
+	rc = hotplug_remove(m->hotplug, "nosuch", 0, false);
+	printf("bad-remove rc=%d\n", rc);
+	if ((rc = hotplug_add(m->hotplug, HOTPLUG_DISK, spec, &info, err, sizeof(err))) < 0)
+		return printf("FAIL disk-add: %s\n", err), 1;
+	printf("disk-add id=%s slot=%u\n", info.id, info.slot);
+	fflush(stdout);
+	if (!wait_console(log, "XTEST-HOTPLUG added"))
+		return printf("FAIL the guest did not report the disk\n"), 1;
+	if (hotplug_remove(m->hotplug, info.id, 10000, false) < 0)
+		return printf("FAIL disk-remove\n"), 1;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 15;
+	pthread_mutex_lock(&lock);
+	while (!removed_how[0] && pthread_cond_timedwait(&cond, &lock, &ts) == 0)
+		;
+	pthread_mutex_unlock(&lock);
+	printf("disk-remove how=%s devices=%u\n", removed_how[0] ? removed_how : "none",
+	       hotplug_list(m->hotplug, list, 4));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct kvm_host kvm = { .fd = -1 };
+	struct machine m;
+	struct machine_config cfg = { 0 };
+	char console[4200];
+	int rc = 1;
+
+	if (argc != 4) {
+		fprintf(stderr, "usage: hotplug-drive ELF CONSOLE_LOG DISK_SPEC\n");
+		return 2;
+	}
+	log_init("hotplug-drive", LOG_NOTICE);
+	alarm(90);
+	snprintf(console, sizeof(console), "file:%s", argv[2]);
+	cfg.vm = (struct vm_config){ .name = "hotplug", .mem_bytes = 64ULL << 20, .vcpus = 1 };
+	cfg.boot.kernel = argv[1];
+	cfg.boot.cmdline = "tests=hotplug";
+	cfg.console = console;
+	cfg.rng.enabled = false;
+	if (kvm_open(&kvm, NULL) < 0)
+		return 77;
+	if (machine_create(&m, &kvm, &cfg) == 0 && machine_start(&m) == 0) {
+		hotplug_set_event_fn(m.hotplug, on_event, NULL);
+		rc = drive(&m, argv[2], argv[3]);
+		printf("vm stop=%d\n", (int)vm_wait(m.vm));
+	}
+	machine_destroy(&m);
+	kvm_close(&kvm);
+	return rc;
+}
