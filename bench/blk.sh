@@ -5,6 +5,8 @@
 # (xvm, QEMU, xvm, QEMU, ...) so machine noise hits both alike; medians.
 # Both sides use the host page cache: xvm's engines do buffered I/O and QEMU
 # runs with cache=writeback (its default), aio=threads.
+# QEMU gets an iothread (its adaptive polling, like xvm's ring polling) unless
+# QEMU_IOTHREAD=0 (then its main loop serves the queue, with no polling).
 # Environment: BUILD (default build), RUNS (default 3), SIZE_MB (default 256),
 # XVM_B (a second xvm binary, e.g. an older build, measured in the same rounds
 # as column "xvm-B" for A/B comparisons), ONLY (a substring of the workload
@@ -14,6 +16,7 @@ cd "$(dirname "$0")/.."
 B=${BUILD:-build}
 XVM=${XVM:-$B/xvm} GUEST=$B/tests/guest/xvm-testguest.elf PREAD=$B/bench/bench-pread
 RUNS=${RUNS:-3} SIZE_MB=${SIZE_MB:-256} XVM_B=${XVM_B:-} ONLY=${ONLY:-} FMTS=${FMTS:-raw qcow2}
+QEMU_IOTHREAD=${QEMU_IOTHREAD:-1}
 QEMU=${QEMU:-qemu-system-x86_64}
 T=$(mktemp -d "${TMPDIR:-/var/tmp}/xvm-blkbench.XXXXXX"); trap 'rm -rf "$T"' EXIT
 QCPU=host; [ -d /sys/module/kvm_pvm ] && QCPU=host,-xsave,-arch-capabilities
@@ -30,10 +33,12 @@ xvm_run() { # binary fmt cmdline key
         --cmdline "tests=blkbench blk.irq=0 $3" 2>/dev/null </dev/null | grep '^XBENCH blk' | field "$4"
 }
 qemu_run() { # fmt cmdline key
-    timeout 300 "$QEMU" -M q35 -accel kvm -cpu "$QCPU" -m 64 -bios qboot.rom -kernel "$GUEST" \
+    local io=() dev=virtio-blk-pci,drive=d0,disable-legacy=on
+    [ "$QEMU_IOTHREAD" = 1 ] && io=(-object iothread,id=io0) dev+=,iothread=io0
+    timeout 300 "$QEMU" -M q35 -accel kvm -cpu "$QCPU" -m 64 -bios qboot.rom -kernel "$GUEST" "${io[@]}" \
         -append "tests=blkbench blk.irq=0 $2" -nodefaults -no-user-config -nographic -serial stdio \
         -no-reboot -drive "file=$T/disk.$1,format=$1,if=none,id=d0,cache=writeback,aio=threads" \
-        -device virtio-blk-pci,drive=d0,disable-legacy=on </dev/null 2>/dev/null |
+        -device "$dev" </dev/null 2>/dev/null |
         tr -d '\r' | grep '^XBENCH blk' | field "$3"
 }
 host_run() { # pread-args key
@@ -42,7 +47,7 @@ host_run() { # pread-args key
 }
 
 echo "virtio-blk bench: $(nproc) cores, $( [ -d /sys/module/kvm_pvm ] && echo PVM || echo VMX/SVM ) KVM," \
-     "${SIZE_MB} MiB file in the page cache, interleaved runs, medians of $RUNS"
+     "${SIZE_MB} MiB file in the page cache, QEMU iothread=$QEMU_IOTHREAD, interleaved runs, medians of $RUNS"
 HDR=$(printf '%-26s %-6s %10s %10s' workload format xvm qemu)
 [ -n "$XVM_B" ] && HDR+=$(printf ' %10s %8s' xvm-B xvm/B)
 printf '%s %10s %8s %8s\n' "$HDR" host xvm/qemu xvm/host
