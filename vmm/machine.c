@@ -77,6 +77,9 @@ static int machine_platform(struct machine *m, struct machine_config *cfg)
 	}
 	if ((rc = machine_hotplug(m)) < 0)
 		return rc;
+	for (unsigned s = 1; s < PCI_MAX_SLOTS; s++)   /* boot devices stay put */
+		if (pci_cfg_read(m->pci, s, 0, PCI_VENDOR_ID, 2) != 0xffff)
+			acfg.pci_fixed_slots |= 1u << s;
 	rc = acpi_build(tables, ACPI_TABLES_MAX, ACPI_TABLES_GPA, &acfg,
 			&cfg->boot.rsdp_gpa);
 	if (rc < 0) {

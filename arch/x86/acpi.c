@@ -164,7 +164,7 @@ static void acpi_aml_pci0(struct aml *a, const struct acpi_config *cfg)
 		aml_res_qword_mem(&r, cfg->pci_mmio_base, end, 0);
 	aml_resource_template(a, &r);
 	if (cfg->pci_hotplug)
-		acpi_aml_pcihp_slots(a);
+		acpi_aml_pcihp_slots(a, cfg->pci_fixed_slots);
 	/* _PRT: INTx of slot s, pin p (0 = INTA) on GSI 16 + (s + p + 3) % 4, the
 	 * swizzle virtio/pci.c raises (IOAPIC pins 16-19, level, active low) */
 	aml_name(a, "_PRT");

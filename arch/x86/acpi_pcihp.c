@@ -6,7 +6,7 @@
  *   Field (PCST, DWordAcc, NoLock, WriteAsZeros) { PCIU,32, PCID,32, B0EJ,32, PCRM,32 }
  *   Method (PCEJ, 1) { B0EJ = 1 << Arg0 }
  *   Device (Snn) { Name (_ADR, n << 16); Name (_SUN, n);
- *                  Method (_EJ0, 1) { PCEJ (n) } }
+ *                  Method (_EJ0, 1) { PCEJ (n) } }   // not for boot slots
  *   Method (PCNT, 0, Serialized) { Local0 = PCIU; Local1 = PCID
  *     If (Local0 & (1 << n)) { Notify (Snn, 1) }   // device check
  *     If (Local1 & (1 << n)) { Notify (Snn, 3) } } // eject request
@@ -45,7 +45,7 @@ static void pcihp_regs(struct aml *a)
 	aml_end(a);
 }
 
-static void pcihp_slot(struct aml *a, unsigned slot)
+static void pcihp_slot(struct aml *a, unsigned slot, int ejectable)
 {
 	char name[5];
 
@@ -55,10 +55,12 @@ static void pcihp_slot(struct aml *a, unsigned slot)
 	aml_integer(a, (uint64_t)slot << 16);
 	aml_name(a, "_SUN");
 	aml_integer(a, slot);
-	aml_method_begin(a, "_EJ0", 1, 0);
-	aml_name_string(a, "PCEJ");
-	aml_integer(a, slot);
-	aml_end(a);
+	if (ejectable) {
+		aml_method_begin(a, "_EJ0", 1, 0);
+		aml_name_string(a, "PCEJ");
+		aml_integer(a, slot);
+		aml_end(a);
+	}
 	aml_end(a);
 }
 
@@ -80,11 +82,11 @@ static void pcnt_notify(struct aml *a, uint8_t local, unsigned slot,
 	aml_end(a);
 }
 
-void acpi_aml_pcihp_slots(struct aml *a)
+void acpi_aml_pcihp_slots(struct aml *a, uint32_t fixed_slots)
 {
 	pcihp_regs(a);
 	for (unsigned s = PCIHP_FIRST_SLOT; s < PCIHP_SLOTS; s++)
-		pcihp_slot(a, s);
+		pcihp_slot(a, s, !(fixed_slots & (1u << s)));
 	aml_method_begin(a, "PCNT", 0, 1);
 	aml_op(a, AML_OP_STORE);
 	aml_name_string(a, "PCIU");

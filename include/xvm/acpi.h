@@ -40,6 +40,10 @@ struct acpi_config {
 	/* PCI hotplug (needs pci_mmio_size): slot devices S01..S1F under
 	 * PCI0 with _ADR, _SUN, _EJ0, and \_GPE._E01 notifying them */
 	int pci_hotplug;
+	/* slots (bit n = slot n) holding boot devices: their S<n> get no
+	 * _EJ0, so an OS never offers to eject what cannot go (the VMM
+	 * ignores such an eject; the OS would have let go of the device) */
+	uint32_t pci_fixed_slots;
 };
 
 /* Write the tables into buf, which the guest sees at gpa (buf_size bytes,

@@ -197,7 +197,7 @@ static void test_tables_pci(struct tables *out)
 	struct acpi_config cfg = { .ncpus = 2, .pci_mmio_base = 0xc0000000,
 				   .pci_mmio_size = 0x20000000,
 				   .pci_ecam_base = 0xe0000000,
-				   .pci_hotplug = 1 };
+				   .pci_hotplug = 1, .pci_fixed_slots = 1u << 3 };
 	const uint8_t *d, *m;
 	uint64_t rsdp = 0;
 
@@ -426,6 +426,15 @@ static void peer_pci(const char *dir, const struct tables *t)
 	CHECK(has(out, "[Integer] = 0000000000000020"));
 	CHECK(!has(out, "AE_NOT_FOUND"));
 	CHECK(!has(out, "Exception"));
+	free(out);
+	out = NULL;
+	/* a boot slot (3 here) has its _ADR but no _EJ0 */
+	CHECK(run(dir, (const char *[]){ "acpiexec", "-b",
+				   "evaluate \\_SB.PCI0.S03._ADR; "
+				   "evaluate \\_SB.PCI0.S03._EJ0 1",
+				   "DSDT-pci.dat", NULL }, &out) == 0);
+	CHECK(has(out, "[Integer] = 0000000000030000"));
+	CHECK(has(out, "AE_NOT_FOUND"));
 	free(out);
 }
 
