@@ -5,9 +5,11 @@
  * eject request writes the slot to the eject register (what _EJ0 does) and
  * waits for the slot to read empty. Lines for the host:
  *   XTEST-HOTPLUG added slot=N dev=blk sector0=<first 16 bytes as text>
+ *   XTEST-HOTPLUG added slot=N dev=net mac=XX:XX:XX:XX:XX:XX
  *   XTEST-HOTPLUG ejected slot=N
  *   XTEST-HOTPLUG gone slot=N
- * Args: hotplug.secs=N (how long to wait for each event, default 30). */
+ * Args: hotplug.secs=N (how long to wait for each event, default 30),
+ * hotplug.n=N (arrival/removal cycles, default 1). */
 #include "virtio.h"
 
 #define GPE0_STS 0xafe0
@@ -71,30 +73,33 @@ static int first_bit(uint32_t m)
     return -1;
 }
 
-int test_hotplug(struct guest *g)
+/* Bring the device in slot up and print what it is: a virtio-blk's
+ * sector 0 (first 16 bytes as text) or a virtio-net's MAC. */
+static int hp_probe(int slot, uint64_t wait)
 {
-    uint64_t wait = guest_arg(g, "hotplug.secs=", 30) * guest_tsc_khz(g) * 1000;
+    uint32_t bdf = (uint32_t)slot << 3, id = pci_cfg_read32(bdf, 0);
     char text[17];
-    uint32_t id;
-    int slot, rc;
+    int rc;
 
-    if (!pci_present() || g->mem_ram_bytes < 32ULL << 20) {
-        xt_note(" reason=%s", pci_present() ? "need-32MiB" : "no-pci");
-        return XT_SKIP;
+    if (id == 0x10411af4u) {
+        static struct vdev n;
+        uint32_t lo, hi;
+        if ((rc = virtio_init(&n, bdf, 0, HP_MEM)) < 0) {
+            xt_note(" slot=%d net-init=%d", slot, rc);
+            return XT_FAIL;
+        }
+        lo = virtio_cfg32(&n, 0);
+        hi = virtio_cfg32(&n, 4);
+        kprintf("XTEST-HOTPLUG added slot=%d dev=net mac=%02x:%02x:%02x:%02x:%02x:%02x\n",
+                slot, lo & 0xff, (lo >> 8) & 0xff, (lo >> 16) & 0xff, lo >> 24,
+                hi & 0xff, (hi >> 8) & 0xff);
+        return XT_PASS;
     }
-    outb(GPE0_EN, GPE_PCIHP);
-    kprintf("XTEST-HOTPLUG ready\n");
-    slot = first_bit(hp_wait(rdtsc() + wait, false));
-    if (slot < 0) {
-        xt_note(" add=timeout");
-        return XT_FAIL;
-    }
-    id = pci_cfg_read32((uint32_t)slot << 3, 0);
     if (id != 0x10421af4u) {
         xt_note(" slot=%d id=0x%x", slot, id);
         return XT_FAIL;
     }
-    if ((rc = hp_read0((uint32_t)slot << 3, rdtsc() + wait)) < 0) {
+    if ((rc = hp_read0(bdf, rdtsc() + wait)) < 0) {
         xt_note(" slot=%d read=%d", slot, rc);
         return XT_FAIL;
     }
@@ -104,6 +109,20 @@ int test_hotplug(struct guest *g)
     }
     text[16] = 0;
     kprintf("XTEST-HOTPLUG added slot=%d dev=blk sector0=%s\n", slot, text);
+    return XT_PASS;
+}
+
+/* One arrival and removal. */
+static int hp_cycle(uint64_t wait)
+{
+    int slot = first_bit(hp_wait(rdtsc() + wait, false)), r;
+
+    if (slot < 0) {
+        xt_note(" add=timeout");
+        return XT_FAIL;
+    }
+    if ((r = hp_probe(slot, wait)) != XT_PASS)
+        return r;
     if (!(hp_wait(rdtsc() + wait, true) & (1u << slot))) {
         xt_note(" slot=%d eject-request=timeout", slot);
         return XT_FAIL;
@@ -119,5 +138,24 @@ int test_hotplug(struct guest *g)
     }
     kprintf("XTEST-HOTPLUG gone slot=%d\n", slot);
     xt_note(" slot=%d", slot);
+    return XT_PASS;
+}
+
+int test_hotplug(struct guest *g)
+{
+    uint64_t wait = guest_arg(g, "hotplug.secs=", 30) * guest_tsc_khz(g) * 1000;
+    uint64_t n = guest_arg(g, "hotplug.n=", 1);
+
+    if (!pci_present() || g->mem_ram_bytes < 32ULL << 20) {
+        xt_note(" reason=%s", pci_present() ? "need-32MiB" : "no-pci");
+        return XT_SKIP;
+    }
+    outb(GPE0_EN, GPE_PCIHP);
+    kprintf("XTEST-HOTPLUG ready\n");
+    for (uint64_t i = 0; i < n; i++) {
+        int r = hp_cycle(wait);
+        if (r != XT_PASS)
+            return r;
+    }
     return XT_PASS;
 }

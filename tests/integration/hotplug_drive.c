@@ -4,7 +4,7 @@
  * 1 plays the control client against vmm/hotplug.c: a bad add, an unknown
  * remove, then the real add and remove, printing one line per step.
  * Not installed; a test binary only.
- * usage: hotplug-drive ELF CONSOLE_LOG DISK_SPEC */
+ * usage: hotplug-drive ELF CONSOLE_LOG DISK_SPEC [NIC_SPEC] */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -58,28 +58,64 @@ static bool wait_guest_ready(struct machine *m)
 	return false;
 }
 
-/* Until the console log holds text or 20 s. */
-static bool wait_console(const char *path, const char *text)
+/* Until the console log holds text n times or 20 s. */
+static bool wait_console(const char *path, const char *text, int n)
 {
 	static char buf[1 << 16];
 
 	for (int i = 0; i < 2000; i++) {
 		FILE *f = fopen(path, "re");
-		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+		size_t len = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
 		if (f)
 			fclose(f);
-		buf[n] = 0;
-		if (strstr(buf, text))
+		int seen = 0;
+
+		buf[len] = 0;
+		for (const char *p = buf; (p = strstr(p, text)); p++)
+			seen++;
+		if (seen >= n)
 			return true;
 		sleep_ms(10);
 	}
 	return false;
 }
 
-static int drive(struct machine *m, const char *log, const char *spec)
+/* Add, wait for the guest's line, remove, wait for device-removed. */
+static int cycle(struct machine *m, const char *log, enum hotplug_kind kind,
+		 const char *spec, int nth)
 {
+	const char *what = kind == HOTPLUG_DISK ? "disk" : "nic";
 	struct hotplug_info info, list[4];
 	struct timespec ts;
+	char err[300];
+
+	removed_how[0] = 0;
+	if (hotplug_add(m->hotplug, kind, spec, &info, err, sizeof(err)) < 0)
+		return printf("FAIL %s-add: %s\n", what, err), 1;
+	printf("%s-add id=%s slot=%u\n", what, info.id, info.slot);
+	fflush(stdout);
+	if (!wait_console(log, kind == HOTPLUG_DISK ? "dev=blk" : "dev=net", 1))
+		return printf("FAIL the guest did not report the %s\n", what), 1;
+	if (hotplug_remove(m->hotplug, info.id, 10000, false) < 0)
+		return printf("FAIL %s-remove\n", what), 1;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 15;
+	pthread_mutex_lock(&lock);
+	while (!removed_how[0] && pthread_cond_timedwait(&cond, &lock, &ts) == 0)
+		;
+	pthread_mutex_unlock(&lock);
+	printf("%s-remove how=%s devices=%u\n", what, removed_how[0] ? removed_how : "none",
+	       hotplug_list(m->hotplug, list, 4));
+	fflush(stdout);
+	/* the guest saw the slot empty before anything else goes in it */
+	if (!wait_console(log, "XTEST-HOTPLUG gone", nth))
+		return printf("FAIL the guest did not see the %s go\n", what), 1;
+	return 0;
+}
+
+static int drive(struct machine *m, const char *log, const char *disk, const char *nic)
+{
+	struct hotplug_info info, list[4];
 	char err[300];
 	int rc;
 
@@ -90,23 +126,9 @@ static int drive(struct machine *m, const char *log, const char *spec)
 	printf("bad-add rc=%d err=%s devices=%u\n", rc, err, hotplug_list(m->hotplug, list, 4));
 	rc = hotplug_remove(m->hotplug, "nosuch", 0, false);
 	printf("bad-remove rc=%d\n", rc);
-	if ((rc = hotplug_add(m->hotplug, HOTPLUG_DISK, spec, &info, err, sizeof(err))) < 0)
-		return printf("FAIL disk-add: %s\n", err), 1;
-	printf("disk-add id=%s slot=%u\n", info.id, info.slot);
-	fflush(stdout);
-	if (!wait_console(log, "XTEST-HOTPLUG added"))
-		return printf("FAIL the guest did not report the disk\n"), 1;
-	if (hotplug_remove(m->hotplug, info.id, 10000, false) < 0)
-		return printf("FAIL disk-remove\n"), 1;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 15;
-	pthread_mutex_lock(&lock);
-	while (!removed_how[0] && pthread_cond_timedwait(&cond, &lock, &ts) == 0)
-		;
-	pthread_mutex_unlock(&lock);
-	printf("disk-remove how=%s devices=%u\n", removed_how[0] ? removed_how : "none",
-	       hotplug_list(m->hotplug, list, 4));
-	return 0;
+	if ((rc = cycle(m, log, HOTPLUG_DISK, disk, 1)) || !nic)
+		return rc;
+	return cycle(m, log, HOTPLUG_NIC, nic, 2);
 }
 
 int main(int argc, char **argv)
@@ -117,8 +139,8 @@ int main(int argc, char **argv)
 	char console[4200];
 	int rc = 1;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: hotplug-drive ELF CONSOLE_LOG DISK_SPEC\n");
+	if (argc != 4 && argc != 5) {
+		fprintf(stderr, "usage: hotplug-drive ELF CONSOLE_LOG DISK_SPEC [NIC_SPEC]\n");
 		return 2;
 	}
 	log_init("hotplug-drive", LOG_NOTICE);
@@ -126,14 +148,14 @@ int main(int argc, char **argv)
 	snprintf(console, sizeof(console), "file:%s", argv[2]);
 	cfg.vm = (struct vm_config){ .name = "hotplug", .mem_bytes = 64ULL << 20, .vcpus = 1 };
 	cfg.boot.kernel = argv[1];
-	cfg.boot.cmdline = "tests=hotplug";
+	cfg.boot.cmdline = argc == 5 ? "tests=hotplug hotplug.n=2" : "tests=hotplug";
 	cfg.console = console;
 	cfg.rng.enabled = false;
 	if (kvm_open(&kvm, NULL) < 0)
 		return 77;
 	if (machine_create(&m, &kvm, &cfg) == 0 && machine_start(&m) == 0) {
 		hotplug_set_event_fn(m.hotplug, on_event, NULL);
-		rc = drive(&m, argv[2], argv[3]);
+		rc = drive(&m, argv[2], argv[3], argc == 5 ? argv[4] : NULL);
 		printf("vm stop=%d\n", (int)vm_wait(m.vm));
 	}
 	machine_destroy(&m);

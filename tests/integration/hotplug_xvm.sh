@@ -6,8 +6,9 @@
 # empties; the device list is empty again. Bad input first: an add with a
 # missing image fails with a one-line error and adds nothing; removing an
 # unknown id fails. Driven by hotplug-drive (the VMM's hotplug API) until
-# the control socket carries disk-add/disk-remove. NICs: not covered here
-# (a tap needs root and a network namespace).
+# the control socket carries disk-add/disk-remove. Then, as root with
+# network namespaces, a NIC on a new tap the same way (the guest prints its
+# MAC; the tap is gone after the removal); skipped with a reason otherwise.
 # usage: hotplug_xvm.sh HOTPLUG_DRIVE TESTGUEST   (exit 0 pass, 77 skip, 1 fail)
 set -uo pipefail
 DRIVE=$1 ELF=$2
@@ -38,3 +39,26 @@ grep -q "^XTEST-HOTPLUG gone slot=$slot" "$T/con.log" || fail "the guest still s
 grep -q '^XTEST hotplug PASS' "$T/con.log" || fail "guest test did not pass"
 grep -q '^vm stop=0$' "$T/out" || fail "the guest did not power off cleanly"
 echo "ok   eject: device gone, guest saw the slot empty, clean power-off"
+
+# a NIC: needs root, /dev/net/tun and a network namespace for the tap
+if [ "$(id -u)" != 0 ] || [ ! -c /dev/net/tun ] || ! command -v ip >/dev/null; then
+    echo "skip nic: needs root, /dev/net/tun and ip (iproute2)"; exit 0
+fi
+NS=xvmhp$$
+ip netns add "$NS" 2>/dev/null || { echo "skip nic: cannot create a network namespace"; exit 0; }
+trap 'ip netns del "$NS" 2>/dev/null; rm -rf "$T"' EXIT
+rm -f "$T/con.log"
+timeout 100 ip netns exec "$NS" "$DRIVE" "$ELF" "$T/con.log" "$T/disk.raw,format=raw,id=hp0" \
+    "tap=hptap0,mac=52:54:00:12:34:56,id=n0" >"$T/out" 2>"$T/err"
+rc=$?
+cat "$T/err" >>"$T/out"
+[ $rc = 0 ] || fail "driver exit $rc (nic run)"
+nslot=$(sed -n 's/^nic-add id=n0 slot=\([0-9]*\)$/\1/p' "$T/out")
+[ -n "$nslot" ] || fail "nic-add did not report a slot"
+grep -q "^XTEST-HOTPLUG added slot=$nslot dev=net mac=52:54:00:12:34:56" "$T/con.log" ||
+    fail "the guest did not see the NIC's MAC in slot $nslot"
+grep -q '^nic-remove how=ejected devices=0$' "$T/out" || fail "the NIC was not removed on eject"
+grep -q "^XTEST-HOTPLUG gone slot=$nslot" "$T/con.log" || fail "the guest still sees slot $nslot"
+ip netns exec "$NS" ip link show hptap0 >/dev/null 2>&1 && fail "the tap xvm made outlived the NIC"
+grep -q '^XTEST hotplug PASS' "$T/con.log" || fail "guest test did not pass (nic run)"
+echo "ok   nic: guest saw slot $nslot with mac 52:54:00:12:34:56, ejected, tap gone"
