@@ -167,13 +167,25 @@ int virtio_init(struct vdev *d, uint32_t bdf, uint64_t want, uint64_t ring_mem)
     return 0;
 }
 
+void virtio_publish(struct vdev *d, uint16_t head)
+{
+    d->avail->ring[d->avail_idx % d->qsize] = head;
+    barrier();               /* x86: stores are ordered; keep the compiler honest */
+    d->avail->idx = ++d->avail_idx;
+}
+
 void virtio_submit(struct vdev *d, uint16_t head)
 {
     uint16_t old = d->avail_idx;
 
-    d->avail->ring[old % d->qsize] = head;
-    barrier();               /* x86: stores are ordered; keep the compiler honest */
-    d->avail->idx = ++d->avail_idx;
+    virtio_publish(d, head);
+    virtio_kick(d, old);
+}
+
+void virtio_kick(struct vdev *d, uint16_t old)
+{
+    if (old == d->avail_idx)
+        return;
     __asm__ volatile("mfence" ::: "memory"); /* idx visible before reading avail_event */
     if (d->event_idx) {
         uint16_t ev = *avail_event(d);

@@ -48,6 +48,11 @@ static inline uint32_t virtio_cfg32(const struct vdev *d, unsigned off)
 }
 /* Publish chain head `head` and kick the device (respecting event idx). */
 void virtio_submit(struct vdev *d, uint16_t head);
+/* Publish without a kick; virtio_kick(d, old) then kicks once (if the device
+ * asks for it) for everything published since avail index `old`, as Linux
+ * does for a batch of requests. */
+void virtio_publish(struct vdev *d, uint16_t head);
+void virtio_kick(struct vdev *d, uint16_t old);
 /* Next used element, or -1 if none yet; *len = bytes written. */
 int virtio_poll(struct vdev *d, uint32_t *len);
 /* Route queue 0 to MSI-X vector 0 -> LAPIC `vector` on CPU `apic_id`. 0 or -1. */
