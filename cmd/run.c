@@ -1,6 +1,7 @@
 /* run.c - `xvm run`: the standalone VMM (boot one guest in this process). */
 #include <errno.h>
 #include <getopt.h>
+#include <json-c/json.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "cmd/commands.h"
+#include "xvm/control.h"
 #include "xvm/acpi.h"
 #include "xvm/boot.h"
 #include "xvm/console.h"
@@ -45,17 +47,28 @@ static const char run_usage[] =
 "      --no-rng          no virtio-rng device (same as --rng off)\n"
 "      --no-pvpanic      no pvpanic device (a guest panic then does not end the run)\n"
 "      --console KIND    stdio (default; Ctrl-] quits), file:PATH, pty, null\n"
-"      --name NAME       domain name for logs and probes\n"
+"      --name NAME       domain name for logs, probes and `status`\n"
+"      --domid N         domain id for probes and `status` (default 0)\n"
+"      --control PATH    listen for control requests (JSON lines) on a Unix\n"
+"                        socket at PATH (mode 0600, removed at exit)\n"
+"      --exit-file PATH  on exit write {status, stop, reason} as JSON to PATH\n"
+"                        (atomically: temp file + rename)\n"
+"      --console-log PATH  append a copy of the guest's console output to PATH\n"
+"      --paused          build everything but run no vCPU until `unpause`\n"
 "  -v, --verbose         more log lines (repeat for debug)\n"
 "  -h, --help            this text\n"
 "\n"
 "Environment: XVM_KVM_DEVICE (default /dev/kvm), XVM_LOG (err|warn|notice|info|debug).\n"
 "\n"
 "Exit status: 0 guest powered off, 1 VMM error (bad input, KVM failure),\n"
-"2 guest rebooted, 3 guest crashed, 4 stopped from outside (signal, Ctrl-]).\n";
+"2 guest rebooted, 3 guest crashed, 4 stopped from outside (signal, Ctrl-],\n"
+"control request `quit`).\n";
 
 struct run_opts {
 	struct machine_config m;
+	const char *control;     /* --control PATH */
+	const char *exit_file;   /* --exit-file PATH */
+	bool paused;
 	char diskbuf[MACHINE_MAX_DISKS][1024];
 	char netbuf[MACHINE_MAX_NICS][128];
 };
@@ -109,6 +122,8 @@ static int run_parse_device(struct run_opts *o, int c, const char *arg)
 /* One option (c from getopt_long). 0, 1 (--help printed) or -EINVAL. */
 static int run_parse_opt(struct run_opts *o, int c, char **argv, int *verbose)
 {
+	uint64_t v;
+
 	switch (c) {
 	case 'k': o->m.boot.kernel = optarg; return 0;
 	case 'i': o->m.boot.initrd = optarg; return 0;
@@ -117,6 +132,17 @@ static int run_parse_opt(struct run_opts *o, int c, char **argv, int *verbose)
 	case 'r': o->m.rng.enabled = false; return 0;
 	case 'P': o->m.no_pvpanic = true; return 0;
 	case 'v': (*verbose)++; return 0;
+	case 'S': o->control = optarg; return 0;
+	case 'E': o->exit_file = optarg; return 0;
+	case 'L': o->m.console_log = optarg; return 0;
+	case 'p': o->paused = true; return 0;
+	case 'D':
+		if (parse_uint(optarg, 0, 0x7fef, &v) < 0) {
+			log_err("--domid '%s': not a domain id (0 to 32751)", optarg);
+			return -EINVAL;
+		}
+		o->m.vm.domid = (int)v;
+		return 0;
 	case 'h': fputs(run_usage, stdout); return 1;
 	case 'C':
 		if (console_check_spec(optarg) < 0)
@@ -156,6 +182,11 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		{ "no-rng", no_argument, NULL, 'r' },
 		{ "no-pvpanic", no_argument, NULL, 'P' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "control", required_argument, NULL, 'S' },
+		{ "exit-file", required_argument, NULL, 'E' },
+		{ "console-log", required_argument, NULL, 'L' },
+		{ "domid", required_argument, NULL, 'D' },
+		{ "paused", no_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -235,34 +266,132 @@ static int run_report(struct machine *m, enum vm_stop why)
 	}
 }
 
+static const char *const stop_names[] = {
+	[VM_STOP_POWEROFF] = "poweroff", [VM_STOP_ERROR] = "error",
+	[VM_STOP_REBOOT] = "reboot", [VM_STOP_CRASH] = "crash",
+	[VM_STOP_KILLED] = "killed",
+};
+
+/* --exit-file: {"status", "stop", "reason"} via a temp file and rename, so
+ * a reader sees the whole record or none. Logs one line on failure. */
+static void run_exit_file(const char *path, int status, const char *reason)
+{
+	struct json_object *o = json_object_new_object();
+	char tmp[4096];
+	const char *text;
+	FILE *f;
+	int ok;
+
+	json_object_object_add(o, "status", json_object_new_int(status));
+	json_object_object_add(o, "stop", json_object_new_string(
+		status >= 0 && status <= VM_STOP_KILLED ? stop_names[status] : "error"));
+	json_object_object_add(o, "reason", json_object_new_string(reason));
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	f = fopen(tmp, "we");
+	ok = f && fprintf(f, "%s\n", text) > 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+	if (f && fclose(f) != 0)
+		ok = 0;
+	if (!ok || rename(tmp, path) < 0) {
+		log_err("--exit-file %s: %s", path, strerror(errno));
+		unlink(tmp);
+	}
+	json_object_put(o);
+}
+
+/* The control socket on a built machine: bound and serving. */
+static int run_control(struct run_opts *o, struct machine *m, struct control_vm *cv,
+		       struct control **out)
+{
+	int rc;
+
+	*out = NULL;
+	if (!o->control)
+		return 0;
+	rc = control_create(out, o->control, o->m.vm.domid);
+	if (rc < 0)
+		return rc;
+	cv->ctl = *out;
+	cv->m = m;
+	cv->console_log = o->m.console_log;
+	rc = control_vm_register(cv);
+	if (rc == 0)
+		rc = control_start(*out);
+	if (rc < 0)
+		log_err("--control %s: cannot start: %s", o->control, strerror(-rc));
+	return rc;
+}
+
+/* Subscribers learn why the VM stopped before the socket goes. */
+static void run_control_stop(struct control *ctl, int status, const char *reason)
+{
+	struct json_object *f = json_object_new_object();
+
+	if (!ctl)
+		return;
+	json_object_object_add(f, "status", json_object_new_int(status));
+	json_object_object_add(f, "stop", json_object_new_string(
+		status >= 0 && status <= VM_STOP_KILLED ? stop_names[status] : "error"));
+	json_object_object_add(f, "reason", json_object_new_string(reason));
+	control_event(ctl, "stop", f);
+	control_destroy(ctl, 1000);
+}
+
+/* Build, run and report the machine; returns the exit status, reason in
+ * reason[]. */
+static int run_machine(struct run_opts *o, struct kvm_host *kvm, struct machine *m,
+		       struct control **ctl, struct control_vm *cv, char *reason, size_t rlen)
+{
+	sigset_t set;
+	int sfd, status = 1;
+
+	sfd = run_signals(&set);
+	cv->start_ns = now_ns();
+	if (sfd >= 0 && machine_create(m, kvm, &o->m) == 0 &&
+	    (!o->paused || vm_pause(m->vm, 0) == 0) &&
+	    run_control(o, m, cv, ctl) == 0 && machine_start(m) == 0) {
+		run_wait(m->vm, sfd);
+		status = run_report(m, vm_wait(m->vm));
+		snprintf(reason, rlen, "%s", m->vm->stop_reason);
+	} else {
+		log_last_error(reason, rlen);
+	}
+	if (sfd >= 0)
+		close(sfd);
+	return status;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct kvm_host kvm = { .fd = -1 };
 	struct machine m = { 0 };
+	struct control *ctl = NULL;
+	struct control_vm cv = { 0 };
 	struct run_opts o;
-	sigset_t set;
-	int rc, sfd = -1, status = 1;
+	char reason[256] = "";
+	int rc, status = 1;
 
 	rc = run_parse(argc, argv, &o);
-	if (rc)
-		return rc > 0 ? 0 : 1;
-	if (access(o.m.boot.kernel, R_OK) < 0) {
+	if (rc > 0)
+		return 0;
+	if (rc == 0 && access(o.m.boot.kernel, R_OK) < 0) {
 		log_err("%s: %s", o.m.boot.kernel, strerror(errno));
-		return 1;
+		rc = -1;
 	}
-	if (kvm_open(&kvm, getenv("XVM_KVM_DEVICE")) < 0)
-		return 1;
-	if (kvm.pvm)
-		log_notice("PVM host (kvm_pvm, no VMX/SVM): hiding XSAVE/AVX, "
-			   "CMPXCHG16B and ARCH_CAPABILITIES from the guest");
-	sfd = run_signals(&set);
-	if (sfd >= 0 && machine_create(&m, &kvm, &o.m) == 0 && machine_start(&m) == 0) {
-		run_wait(m.vm, sfd);
-		status = run_report(&m, vm_wait(m.vm));
+	if (rc == 0 && kvm_open(&kvm, getenv("XVM_KVM_DEVICE")) < 0)
+		rc = -1;
+	if (rc == 0) {
+		if (kvm.pvm)
+			log_notice("PVM host (kvm_pvm, no VMX/SVM): hiding XSAVE/AVX, "
+				   "CMPXCHG16B and ARCH_CAPABILITIES from the guest");
+		status = run_machine(&o, &kvm, &m, &ctl, &cv, reason, sizeof(reason));
+	} else {
+		log_last_error(reason, sizeof(reason));
 	}
+	if (o.exit_file)
+		run_exit_file(o.exit_file, status, reason);
+	run_control_stop(ctl, status, reason);
 	machine_destroy(&m);
 	kvm_close(&kvm);
-	if (sfd >= 0)
-		close(sfd);
 	return status;
 }

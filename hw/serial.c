@@ -41,6 +41,7 @@ struct serial {
 	struct vm *vm;
 	unsigned irq;
 	int out_fd;
+	int log_fd;            /* copy of the output (--console-log), -1: none */
 	pthread_mutex_t lock;
 	pthread_cond_t space;  /* signalled when the guest drains the FIFO */
 	bool shutdown;
@@ -82,6 +83,8 @@ static void serial_tx(struct serial *s, uint8_t b)
 	} else {
 		if (write_all(s->out_fd, &b, 1) < 0)
 			log_debug("serial: console output failed");
+		if (s->log_fd >= 0 && write_all(s->log_fd, &b, 1) < 0)
+			log_debug("serial: console log write failed");
 		s->tx_bytes++;
 	}
 	s->thri_pending = true; /* transmission is instantaneous */
@@ -196,6 +199,7 @@ int serial_create(struct vm *vm, uint16_t port, unsigned irq, int out_fd,
 	s->vm = vm;
 	s->irq = irq;
 	s->out_fd = out_fd;
+	s->log_fd = -1;
 	s->lcr = 0x03; /* 8N1 */
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->space, NULL);
@@ -206,6 +210,13 @@ int serial_create(struct vm *vm, uint16_t port, unsigned irq, int out_fd,
 	}
 	*out = s;
 	return 0;
+}
+
+void serial_set_log(struct serial *s, int fd)
+{
+	pthread_mutex_lock(&s->lock);
+	s->log_fd = fd;
+	pthread_mutex_unlock(&s->lock);
 }
 
 size_t serial_input(struct serial *s, const uint8_t *buf, size_t len)

@@ -1,6 +1,7 @@
 /* log.c - one-line diagnostics to stderr and an optional log file. */
 #include "xvm/log.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,19 @@ void log_init(const char *prog, enum log_level level)
 	}
 }
 
+/* The text of the last error line, for exit records (log_last_error). */
+static struct {
+	pthread_mutex_t lock;
+	char text[256];
+} last_err = { PTHREAD_MUTEX_INITIALIZER, "" };
+
+void log_last_error(char *buf, size_t size)
+{
+	pthread_mutex_lock(&last_err.lock);
+	snprintf(buf, size, "%s", last_err.text);
+	pthread_mutex_unlock(&last_err.lock);
+}
+
 void log_set_level(enum log_level level) { logcfg.level = level; }
 enum log_level log_get_level(void) { return logcfg.level; }
 void log_set_file(int fd) { logcfg.fd = fd; }
@@ -55,6 +69,12 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	n = (m < 0) ? n : n + m;
 	if (n > (int)sizeof(line) - 2)
 		n = (int)sizeof(line) - 2;
+	if (level == LOG_ERR) {
+		size_t pre = strlen(logcfg.prog) + 2;
+		pthread_mutex_lock(&last_err.lock);
+		snprintf(last_err.text, sizeof(last_err.text), "%.*s", n - (int)pre, line + pre);
+		pthread_mutex_unlock(&last_err.lock);
+	}
 	line[n++] = '\n';
 	/* one write() per line so concurrent threads do not interleave */
 	if (level <= logcfg.level && write(STDERR_FILENO, line, (size_t)n) < 0)

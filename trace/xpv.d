@@ -21,6 +21,10 @@ provider xpv {
 	probe dom__unpause__end(int domid, int rc);
 	probe dom__destroy__start(int domid);
 	probe dom__destroy__end(int domid, int rc);
+	/* control socket requests (xvm run --control): cmd is the command
+	   name, rc 0 or -errno */
+	probe control__start(int domid, char *cmd);
+	probe control__end(int domid, char *cmd, int rc);
 	/* one per VM exit handled in userspace: reason is KVM_EXIT_*, addr the
 	   port or guest-physical address (0 when none) */
 	probe exit(int domid, int vcpu, int reason, unsigned long long addr);

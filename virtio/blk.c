@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,17 @@ struct vblk {
 	pthread_cond_t idle;
 	unsigned inflight;
 	uint64_t poll_ns;          /* ring polling window after a batch */
+	char *path;                /* image path as given */
+	/* counters (relaxed atomics: bumped on the event loop and completion
+	 * threads, read by the control thread) */
+	_Atomic uint64_t rd_reqs, wr_reqs, rd_sectors, wr_sectors, flush_reqs;
+	_Atomic uint64_t oo_reqs, errors;
 };
+
+/* Requests in flight beyond which a new one waits for an engine slot
+ * (the io_uring depth; xentop's VBD_OO counts those). */
+#define VBLK_ENGINE_SLOTS 256
+#define CNT_ADD(b, f, n) atomic_fetch_add_explicit(&(b)->f, (n), memory_order_relaxed)
 
 struct vblk_req {
 	struct vblk *b;
@@ -93,6 +104,8 @@ static void vblk_finish(struct vblk_req *r, uint8_t status)
 {
 	struct vblk *b = r->b;
 
+	if (status == S_IOERR)
+		CNT_ADD(b, errors, 1);
 	*r->status = status;
 	vq_push(r->vq, r->elem.head, r->written + 1);
 	virtio_notify(b->vp, r->q);
@@ -131,6 +144,21 @@ static int vblk_segment(struct vblk_req *r, uint64_t *off, uint64_t *len)
 	    n > blk_size(r->b->img) / SECTOR - sector)
 		return -ERANGE;
 	return 0;
+}
+
+static void vblk_count(struct vblk *b, enum blk_op op, uint64_t len)
+{
+	if (op == BLK_OP_READ) {
+		CNT_ADD(b, rd_reqs, 1);
+		CNT_ADD(b, rd_sectors, len / SECTOR);
+	} else if (op == BLK_OP_WRITE) {
+		CNT_ADD(b, wr_reqs, 1);
+		CNT_ADD(b, wr_sectors, len / SECTOR);
+	} else if (op == BLK_OP_FLUSH) {
+		CNT_ADD(b, flush_reqs, 1);
+	}
+	if (__atomic_load_n(&b->inflight, __ATOMIC_RELAXED) > VBLK_ENGINE_SLOTS)
+		CNT_ADD(b, oo_reqs, 1);
 }
 
 /* Start request r; returns the status to complete it with now, or -1 when
@@ -182,6 +210,7 @@ static int vblk_start(struct vblk_req *r)
 	XVM_PROBE(BLK_REQ_START, r->b->vm->cfg.domid, r->b->name, (int)r->type,
 		  (unsigned long long)r->sector, r->bytes);
 	r->t0 = now_ns();
+	vblk_count(r->b, op, len);
 	rc = blk_submit(img, op, off, r->iov, r->iovcnt, len, vblk_done, r);
 	return rc < 0 ? S_IOERR : -1;
 }
@@ -323,6 +352,11 @@ int vblk_create(struct vm *vm, struct pci_bus *bus, struct evloop *loop,
 	pthread_cond_init(&b->idle, NULL);
 	snprintf(b->name, sizeof(b->name), "%s", o->id ? o->id : "disk");
 	strncpy(b->id, o->id ? o->id : "", ID_LEN);
+	b->path = strdup(o->image.path);
+	if (!b->path) {
+		free(b);
+		return -ENOMEM;
+	}
 	{
 		struct blk_opts io = o->image;
 
@@ -330,6 +364,7 @@ int vblk_create(struct vm *vm, struct pci_bus *bus, struct evloop *loop,
 		rc = blk_open(&io, &b->img);
 	}
 	if (rc < 0) {
+		free(b->path);
 		free(b);
 		return rc;
 	}
@@ -368,6 +403,7 @@ void vblk_destroy(struct vblk *b)
 	blk_close(b->img);
 	pthread_mutex_destroy(&b->lock);
 	pthread_cond_destroy(&b->idle);
+	free(b->path);
 	free(b);
 }
 
@@ -379,6 +415,23 @@ unsigned vblk_slot(const struct vblk *b)
 const char *vblk_id(const struct vblk *b)
 {
 	return b->name;
+}
+
+void vblk_get_info(struct vblk *b, struct vblk_info *i)
+{
+	*i = (struct vblk_info){
+		.id = b->name, .path = b->path,
+		.format = blk_format_name(blk_format_of(b->img)),
+		.readonly = blk_is_readonly(b->img),
+		.slot = virtio_pci_slot(b->vp),
+		.rd_reqs = atomic_load_explicit(&b->rd_reqs, memory_order_relaxed),
+		.wr_reqs = atomic_load_explicit(&b->wr_reqs, memory_order_relaxed),
+		.rd_sectors = atomic_load_explicit(&b->rd_sectors, memory_order_relaxed),
+		.wr_sectors = atomic_load_explicit(&b->wr_sectors, memory_order_relaxed),
+		.flush_reqs = atomic_load_explicit(&b->flush_reqs, memory_order_relaxed),
+		.oo_reqs = atomic_load_explicit(&b->oo_reqs, memory_order_relaxed),
+		.errors = atomic_load_explicit(&b->errors, memory_order_relaxed),
+	};
 }
 
 int vblk_parse(const char *spec, char *buf, struct vblk_opts *o)

@@ -206,9 +206,13 @@ static void vnet_configure(struct vnet *n)
 	}
 }
 
-static void vnet_drop(struct vnet *n, const char *why)
+static void vnet_drop(struct vnet *n, const char *why, bool tx)
 {
 	n->st.drops++;
+	if (tx)
+		n->st.tx_drops++;
+	else
+		n->st.rx_drops++;
 	XVM_PROBE(NET_DROP, n->vm->cfg.domid, (int)n->index, (char *)why);
 }
 
@@ -236,7 +240,7 @@ static int vnet_rx_place(struct vnet *n, const char **why)
 		n->first_held = false;
 		room = e->in_len;
 		if (!n->mrg && room < n->pkt_len) {
-			vnet_drop(n, "rx buffer too small");   /* the chain waits for the next */
+			vnet_drop(n, "rx buffer too small", false);   /* the chain waits for the next */
 			n->first_held = true;
 			n->pending = false;
 			return 1;
@@ -277,7 +281,7 @@ static int vnet_rx_read(struct vnet *n)
 		return -1;
 	}
 	if (r <= HDR) {
-		vnet_drop(n, "short frame from the tap");
+		vnet_drop(n, "short frame from the tap", false);
 		return 1;
 	}
 	if (!n->guest_csum)
@@ -313,7 +317,7 @@ static void vnet_rx_run(struct vnet *n)
 	if (rc < 0 && n->pending) {
 		vnet_arm(n, false);
 		n->pending = false;
-		vnet_drop(n, "malformed rx chain");
+		vnet_drop(n, "malformed rx chain", false);
 		virtio_needs_reset(n->vp, why ? why : n->rxq->why ? n->rxq->why : "malformed rx ring");
 	} else if (rc == 0 && n->pending) {
 		vnet_arm(n, false);   /* wait for the guest's rx kick */
@@ -349,10 +353,10 @@ static int vnet_tx_one(struct vnet *n, struct vq_elem *e)
 	if (w < 0) {
 		int err = errno;
 		if (err == EAGAIN) {
-			vnet_drop(n, "tap queue full");
+			vnet_drop(n, "tap queue full", true);
 		} else {
 			n->st.tap_errors++;
-			vnet_drop(n, "tap write failed");
+			vnet_drop(n, "tap write failed", true);
 			XVM_PROBE(NET_TAP_ERROR, n->vm->cfg.domid, (int)n->index, -err);
 		}
 	} else {
@@ -422,7 +426,7 @@ static void vnet_reset(void *dev)
 
 	pthread_mutex_lock(&n->lock);
 	if (n->pending)
-		vnet_drop(n, "device reset");
+		vnet_drop(n, "device reset", false);
 	n->pending = n->first_held = false;
 	n->nbufs = 0;
 	n->rxq = n->txq = NULL;
@@ -436,6 +440,13 @@ void vnet_get_stats(struct vnet *n, struct vnet_stats *s)
 	pthread_mutex_lock(&n->lock);
 	*s = n->st;
 	pthread_mutex_unlock(&n->lock);
+}
+
+void vnet_get_info(struct vnet *n, struct vnet_info *i)
+{
+	*i = (struct vnet_info){ .id = n->name, .tap = n->tap.name,
+				 .slot = virtio_pci_slot(n->vp) };
+	memcpy(i->mac, n->cfg, 6);
 }
 
 /* The tap (or the test's fd) and the private epoll around it. 0 or -errno. */

@@ -2,8 +2,10 @@
 #include "xvm/machine.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "xvm/acpi.h"
 #include "xvm/evloop.h"
@@ -90,7 +92,7 @@ static int machine_platform(struct machine *m, struct machine_config *cfg)
 }
 
 /* The console last: it may create a file or a pty. */
-static int machine_console(struct machine *m, const char *spec)
+static int machine_console(struct machine *m, const char *spec, const char *log_path)
 {
 	int rc = console_open(&m->con, spec);
 
@@ -102,6 +104,16 @@ static int machine_console(struct machine *m, const char *spec)
 		log_err("cannot create the serial port: %s", strerror(-rc));
 		return rc;
 	}
+	if (log_path) {
+		m->console_log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+					 0640);
+		if (m->console_log_fd < 0) {
+			rc = -errno;
+			log_err("--console-log %s: %s", log_path, strerror(errno));
+			return rc;
+		}
+		serial_set_log(m->serial, m->console_log_fd);
+	}
 	return console_start(&m->con, m->vm, m->serial);
 }
 
@@ -111,11 +123,12 @@ int machine_create(struct machine *m, struct kvm_host *kvm, struct machine_confi
 
 	memset(m, 0, sizeof(*m));
 	m->con.in_fd = m->con.out_fd = m->con.stop_fd = -1;
+	m->console_log_fd = -1;
 	rc = vm_create(&m->vm, kvm, &cfg->vm);
 	if (rc == 0)
 		rc = machine_platform(m, cfg);
 	if (rc == 0)
-		rc = machine_console(m, cfg->console);
+		rc = machine_console(m, cfg->console, cfg->console_log);
 	return rc;
 }
 
@@ -172,6 +185,8 @@ void machine_destroy(struct machine *m)
 	pvpanic_destroy(m->pvpanic);
 	evloop_destroy(m->loop);
 	serial_destroy(m->serial);
+	if (m->vm && m->console_log_fd >= 0)   /* a zeroed machine has no fds */
+		close(m->console_log_fd);
 	acpi_pm_destroy(m->pm);
 	pci_bus_destroy(m->pci);
 	vm_destroy(m->vm);

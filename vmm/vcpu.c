@@ -4,16 +4,20 @@
 #include <errno.h>
 #include <linux/kvm.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arch/x86/cpuid.h"
 #include "xvm/kvm.h"
+#include "xvm/kvm_stats.h"
 #include "xvm/log.h"
 #include "xvm/trace.h"
+#include "xvm/util.h"
 #include "xvm/vm.h"
 
 #define VCPU_KICK_SIGNAL SIGUSR1
@@ -47,6 +51,8 @@ int vcpu_create(struct vm *vm, unsigned id, struct vcpu **out)
 	free(cpuid);
 	if (rc < 0)
 		goto fail;
+	if (kvm_stats_open(v->fd, &v->kstats) < 0)
+		log_debug("vcpu %u: no KVM binary stats", id);
 	XVM_PROBE(VCPU_CREATE, vm->cfg.domid, (int)id);
 	*out = v;
 	return 0;
@@ -147,12 +153,33 @@ static bool vcpu_exit_fatal(struct vcpu *v)
 	}
 }
 
-static void *vcpu_thread(void *arg)
+/* Park while a pause is requested (vm_pause); wakes on unpause or stop. */
+static void vcpu_park(struct vcpu *v)
 {
-	struct vcpu *v = arg;
+	struct vm *vm = v->vm;
+
+	pthread_mutex_lock(&vm->stop_lock);
+	if (vm->pause_req && vm->stop == VM_RUNNING) {
+		v->parked = true;
+		vm->parked++;
+		pthread_cond_broadcast(&vm->park_cond);
+		while (vm->pause_req && vm->stop == VM_RUNNING)
+			pthread_cond_wait(&vm->stop_cond, &vm->stop_lock);
+		vm->parked--;
+		v->parked = false;
+	}
+	pthread_mutex_unlock(&vm->stop_lock);
+}
+
+static void vcpu_loop(struct vcpu *v)
+{
 	struct vm *vm = v->vm;
 
 	while (__atomic_load_n(&vm->stop, __ATOMIC_ACQUIRE) == VM_RUNNING) {
+		if (__atomic_load_n(&vm->pause_req, __ATOMIC_ACQUIRE)) {
+			vcpu_park(v);
+			continue;
+		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				atomic_fetch_add_explicit(&v->stats.intr, 1,
@@ -165,6 +192,9 @@ static void *vcpu_thread(void *arg)
 			break;
 		}
 		atomic_fetch_add_explicit(&v->stats.exits, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&v->stats.by_reason[MIN(v->run->exit_reason,
+								  VCPU_EXIT_REASONS - 1)],
+					  1, memory_order_relaxed);
 		switch (v->run->exit_reason) {
 		case KVM_EXIT_IO:
 			atomic_fetch_add_explicit(&v->stats.io, 1, memory_order_relaxed);
@@ -182,10 +212,57 @@ static void *vcpu_thread(void *arg)
 			XVM_PROBE(EXIT, vm->cfg.domid, (int)v->id,
 				  (int)v->run->exit_reason, 0ULL);
 			if (vcpu_exit_fatal(v))
-				return NULL;
+				return;
 		}
 	}
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	char name[16];
+
+	atomic_store(&v->tid, (int)gettid());
+	snprintf(name, sizeof(name), "vcpu %u", v->id);
+	pthread_setname_np(pthread_self(), name);
+	vcpu_loop(v);
+	pthread_mutex_lock(&v->vm->stop_lock);
+	v->vm->exited++;
+	pthread_cond_broadcast(&v->vm->park_cond);
+	pthread_mutex_unlock(&v->vm->stop_lock);
 	return NULL;
+}
+
+const char *vcpu_exit_name(unsigned r)
+{
+	static const char *const names[] = {
+		[KVM_EXIT_UNKNOWN] = "unknown", [KVM_EXIT_EXCEPTION] = "exception",
+		[KVM_EXIT_IO] = "io", [KVM_EXIT_HYPERCALL] = "hypercall",
+		[KVM_EXIT_DEBUG] = "debug", [KVM_EXIT_HLT] = "hlt",
+		[KVM_EXIT_MMIO] = "mmio", [KVM_EXIT_IRQ_WINDOW_OPEN] = "irq_window_open",
+		[KVM_EXIT_SHUTDOWN] = "shutdown", [KVM_EXIT_FAIL_ENTRY] = "fail_entry",
+		[KVM_EXIT_INTR] = "intr", [KVM_EXIT_SET_TPR] = "set_tpr",
+		[KVM_EXIT_TPR_ACCESS] = "tpr_access", [KVM_EXIT_NMI] = "nmi",
+		[KVM_EXIT_INTERNAL_ERROR] = "internal_error", [KVM_EXIT_OSI] = "osi",
+		[KVM_EXIT_SYSTEM_EVENT] = "system_event", [KVM_EXIT_IOAPIC_EOI] = "ioapic_eoi",
+		[KVM_EXIT_HYPERV] = "hyperv", [KVM_EXIT_X86_RDMSR] = "x86_rdmsr",
+		[KVM_EXIT_X86_WRMSR] = "x86_wrmsr", [KVM_EXIT_X86_BUS_LOCK] = "x86_bus_lock",
+	};
+
+	if (r >= VCPU_EXIT_REASONS - 1)
+		return "other";
+	return r < sizeof(names) / sizeof(names[0]) ? names[r] : NULL;
+}
+
+uint64_t vcpu_cpu_ns(struct vcpu *v)
+{
+	clockid_t cid;
+	struct timespec ts;
+
+	if (!v->thread_started || pthread_getcpuclockid(v->thread, &cid) != 0 ||
+	    clock_gettime(cid, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 int vcpu_start(struct vcpu *v)
@@ -218,6 +295,7 @@ void vcpu_destroy(struct vcpu *v)
 	if (!v)
 		return;
 	vcpu_join(v);
+	kvm_stats_close(v->kstats);
 	if (v->run)
 		munmap(v->run, (size_t)v->vm->kvm->run_size);
 	if (v->fd >= 0)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "xvm/kvm.h"
@@ -101,6 +102,7 @@ static int vm_create_vcpus(struct vm *vm)
 
 int vm_create(struct vm **out, struct kvm_host *kvm, const struct vm_config *cfg)
 {
+	pthread_condattr_t ca;
 	struct vm *vm;
 	int rc;
 
@@ -118,6 +120,10 @@ int vm_create(struct vm **out, struct kvm_host *kvm, const struct vm_config *cfg
 	vm->stop = VM_RUNNING;
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_cond_init(&vm->stop_cond, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);  /* vm_pause's deadline */
+	pthread_cond_init(&vm->park_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	iobus_init(&vm->pio);
 	iobus_init(&vm->mmio);
 	snprintf(vm->name, sizeof(vm->name), "%s",
@@ -178,6 +184,7 @@ void vm_request_stop(struct vm *vm, enum vm_stop why, const char *fmt, ...)
 	va_end(ap);
 	__atomic_store_n(&vm->stop, why, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&vm->stop_cond);
+	pthread_cond_broadcast(&vm->park_cond);
 	pthread_mutex_unlock(&vm->stop_lock);
 	if (vm->wake_fd >= 0 && write(vm->wake_fd, &one, sizeof(one)) < 0)
 		log_debug("wake_fd: %s", strerror(errno));
@@ -195,6 +202,61 @@ enum vm_stop vm_wait(struct vm *vm)
 	s = vm->stop;
 	pthread_mutex_unlock(&vm->stop_lock);
 	return s;
+}
+
+int vm_pause(struct vm *vm, int timeout_ms)
+{
+	struct timespec dl;
+	bool started;
+	int rc = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += timeout_ms / 1000;
+	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&vm->stop_lock);
+	if (vm->stop != VM_RUNNING) {
+		pthread_mutex_unlock(&vm->stop_lock);
+		return -ESRCH;
+	}
+	__atomic_store_n(&vm->pause_req, true, __ATOMIC_SEQ_CST);
+	started = vm->nvcpus && vm->vcpu[0]->thread_started;
+	pthread_mutex_unlock(&vm->stop_lock);
+	if (!started)
+		return 0;  /* before vm_start(): the threads park at once */
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		vcpu_kick(vm->vcpu[i]);
+	pthread_mutex_lock(&vm->stop_lock);
+	while (vm->pause_req && vm->stop == VM_RUNNING &&
+	       vm->parked + vm->exited < vm->nvcpus && rc == 0)
+		rc = -pthread_cond_timedwait(&vm->park_cond, &vm->stop_lock, &dl);
+	if (vm->stop != VM_RUNNING)
+		rc = -ESRCH;
+	else if (vm->parked + vm->exited >= vm->nvcpus)
+		rc = 0;
+	pthread_mutex_unlock(&vm->stop_lock);
+	return rc;
+}
+
+int vm_unpause(struct vm *vm)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&vm->stop_lock);
+	if (vm->stop != VM_RUNNING)
+		rc = -ESRCH;
+	__atomic_store_n(&vm->pause_req, false, __ATOMIC_SEQ_CST);
+	pthread_cond_broadcast(&vm->stop_cond);
+	pthread_mutex_unlock(&vm->stop_lock);
+	return rc;
+}
+
+bool vm_paused(struct vm *vm)
+{
+	return __atomic_load_n(&vm->pause_req, __ATOMIC_ACQUIRE);
 }
 
 int vm_irq_line(struct vm *vm, unsigned gsi, int level)
@@ -234,6 +296,7 @@ void vm_destroy(struct vm *vm)
 		close(vm->wake_fd);
 	pthread_mutex_destroy(&vm->stop_lock);
 	pthread_cond_destroy(&vm->stop_cond);
+	pthread_cond_destroy(&vm->park_cond);
 	XVM_PROBE(DOM_DESTROY_END, vm->cfg.domid, 0);
 	free(vm);
 }

@@ -7,6 +7,7 @@
 #define XVM_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 /* NOTICE: a one-line fact every user should see (shown by default). */
 enum log_level { LOG_ERR = 0, LOG_WARN, LOG_NOTICE, LOG_INFO, LOG_DEBUG };
@@ -17,6 +18,9 @@ void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 /* Also append every line (with a timestamp) to fd; -1 turns that off. */
 void log_set_file(int fd);
+
+/* The last error line logged (without the "xvm: " prefix), "" if none. */
+void log_last_error(char *buf, size_t size);
 
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

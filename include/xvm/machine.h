@@ -24,6 +24,7 @@ struct machine_config {
 	struct vm_config vm;
 	struct boot_config boot;
 	const char *console;                 /* console spec (console.h) */
+	const char *console_log;             /* append console output here too */
 	struct vblk_opts disk[MACHINE_MAX_DISKS];
 	unsigned ndisks;
 	struct vnet_opts nic[MACHINE_MAX_NICS];  /* virtio-net on taps */
@@ -46,6 +47,7 @@ struct machine {
 	struct evloop *loop;
 	struct serial *serial;
 	struct console con;
+	int console_log_fd;                  /* -1: no --console-log */
 	struct vblk *disk[MACHINE_MAX_DISKS];
 	unsigned ndisks;
 	struct vnet *nic[MACHINE_MAX_NICS];

@@ -19,6 +19,8 @@ struct serial;
 /* Register 8 ports at `port`. out_fd is not owned. 0 or -errno. */
 int serial_create(struct vm *vm, uint16_t port, unsigned irq, int out_fd,
 		  struct serial **out);
+/* Also write every output byte to fd (not owned; -1: stop). Any thread. */
+void serial_set_log(struct serial *s, int fd);
 /* Queue input bytes; blocks while the FIFO is full unless the serial is
  * being shut down. Returns the number of bytes queued. */
 size_t serial_input(struct serial *s, const uint8_t *buf, size_t len);

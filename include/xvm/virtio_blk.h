@@ -9,6 +9,7 @@
 #define XVM_VIRTIO_BLK_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "xvm/block.h"
 
@@ -32,6 +33,18 @@ int vblk_parse(const char *spec, char *buf, struct vblk_opts *o);
 /* Open the image and plug the device. 0 or -errno (logged). */
 int vblk_create(struct vm *vm, struct pci_bus *bus, struct evloop *loop,
 		const struct vblk_opts *o, struct vblk **out);
+/* What `devices` and `stats` report of a disk (any thread). Counters are
+ * requests started (rd/wr/flush), 512-byte sectors moved, requests that
+ * arrived while the engine's slots were all busy (oo_reqs), and requests
+ * answered with an I/O error. Strings belong to the disk. */
+struct vblk_info {
+	const char *id, *path, *format;
+	bool readonly;
+	unsigned slot;           /* PCI slot on bus 0 */
+	uint64_t rd_reqs, wr_reqs, rd_sectors, wr_sectors, flush_reqs;
+	uint64_t oo_reqs, errors;
+};
+void vblk_get_info(struct vblk *b, struct vblk_info *info);
 /* Unplug (safe while vCPUs run), wait for in-flight requests, close the
  * image. NULL is fine. */
 void vblk_destroy(struct vblk *b);

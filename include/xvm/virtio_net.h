@@ -57,6 +57,7 @@ struct vnet_opts {
 struct vnet_stats {
 	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes;
 	uint64_t drops;          /* frames not delivered (either direction) */
+	uint64_t tx_drops, rx_drops; /* the same split by direction */
 	uint64_t tap_errors;     /* tap reads or writes that failed */
 };
 
@@ -82,6 +83,13 @@ int vnet_create(struct vm *vm, struct pci_bus *bus, struct evloop *loop,
 		const struct vnet_opts *o, unsigned index, struct vnet **out);
 /* Counters so far (any thread). */
 void vnet_get_stats(struct vnet *n, struct vnet_stats *s);
+/* Name, tap and place of a NIC for `devices` (strings belong to the NIC). */
+struct vnet_info {
+	const char *id, *tap;
+	uint8_t mac[6];
+	unsigned slot;           /* PCI slot on bus 0 */
+};
+void vnet_get_info(struct vnet *n, struct vnet_info *info);
 /* Unplug and close the tap (event loop stopped first). NULL is fine. */
 void vnet_destroy(struct vnet *n);
 /* The PCI slot and the id (the id= option, "net<index>" by default). */

@@ -54,6 +54,14 @@ struct vm {
 	enum vm_stop stop;
 	char stop_reason[256];
 	int wake_fd;          /* eventfd: becomes readable when the VM stops */
+
+	/* pause state, under stop_lock: vCPU threads park at the top of their
+	 * loop while pause_req is set; park_cond is broadcast when `parked`
+	 * changes or the VM stops (stop_cond wakes parked vCPUs) */
+	bool pause_req;
+	unsigned parked;      /* vCPU threads parked */
+	unsigned exited;      /* vCPU threads that have left their loop */
+	pthread_cond_t park_cond;
 };
 
 /* Create the VM (KVM_CREATE_VM, memory, irqchip, PIT). On error returns a
@@ -75,6 +83,17 @@ void vm_destroy(struct vm *vm);
  * contexts (not from signal handlers). */
 void vm_request_stop(struct vm *vm, enum vm_stop why, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* Pause: ask every vCPU to leave KVM_RUN and park; returns once all are
+ * parked (0), -ESRCH when the VM is stopping, -ETIMEDOUT when a vCPU did
+ * not park within timeout_ms (the request stays: it parks when it can).
+ * Called before vm_start() it makes the vCPUs park before their first
+ * KVM_RUN (`--paused`) and returns 0 at once. Any thread but a vCPU's. */
+int vm_pause(struct vm *vm, int timeout_ms);
+/* Let parked vCPUs run again. 0, or -ESRCH when the VM is stopping. */
+int vm_unpause(struct vm *vm);
+/* Is a pause requested (the state "paused")? Any thread. */
+bool vm_paused(struct vm *vm);
 
 /* Set an interrupt line (GSI) of the in-kernel IOAPIC/PIC. 0 or -errno. */
 int vm_irq_line(struct vm *vm, unsigned gsi, int level);
