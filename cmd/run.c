@@ -325,14 +325,16 @@ static int run_control(struct run_opts *o, struct machine *m, struct control_vm 
 /* Subscribers learn why the VM stopped before the socket goes. */
 static void run_control_stop(struct control *ctl, int status, const char *reason)
 {
-	struct json_object *f = json_object_new_object();
+	struct json_object *f;
 
 	if (!ctl)
 		return;
+	f = json_object_new_object();
 	json_object_object_add(f, "status", json_object_new_int(status));
 	json_object_object_add(f, "stop", json_object_new_string(
 		status >= 0 && status <= VM_STOP_KILLED ? stop_names[status] : "error"));
 	json_object_object_add(f, "reason", json_object_new_string(reason));
+	control_stop(ctl);        /* the request in hand is answered first */
 	control_event(ctl, "stop", f);
 	control_destroy(ctl, 1000);
 }

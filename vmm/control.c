@@ -468,17 +468,23 @@ static void ctl_drain(struct control *c, int timeout_ms)
 	}
 }
 
+void control_stop(struct control *c)
+{
+	if (!c || !c->started)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->stop = true;
+	pthread_mutex_unlock(&c->lock);
+	ctl_wake(c);
+	pthread_join(c->thread, NULL);
+	c->started = false;
+}
+
 void control_destroy(struct control *c, int timeout_ms)
 {
 	if (!c)
 		return;
-	if (c->started) {
-		pthread_mutex_lock(&c->lock);
-		c->stop = true;
-		pthread_mutex_unlock(&c->lock);
-		ctl_wake(c);
-		pthread_join(c->thread, NULL);
-	}
+	control_stop(c);
 	ctl_drain(c, timeout_ms);
 	if (c->lfd >= 0)
 		close(c->lfd);

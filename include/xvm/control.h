@@ -58,7 +58,11 @@ int control_error(struct control_req *req, const char *fmt, ...)
  * NULL) is consumed: its keys are copied into the event and it is put.
  * Any thread; never blocks on a client. */
 void control_event(struct control *c, const char *name, struct json_object *fields);
-/* Flush queued output (bounded wait, up to timeout_ms), stop the thread,
+/* Stop the control thread: the request being handled finishes and is
+ * answered (queued), no handler runs afterwards; connections stay open and
+ * control_event() still queues. Idempotent; NULL is fine. */
+void control_stop(struct control *c);
+/* control_stop(), then flush queued output (bounded wait, up to timeout_ms), stop the thread,
  * close every connection and remove the socket. NULL is fine. */
 void control_destroy(struct control *c, int timeout_ms);
 

@@ -229,5 +229,6 @@ int test_netbench(struct guest *g);
 int test_crash(struct guest *g);     /* t_crash.c (opt-in; they end the run) */
 int test_reset(struct guest *g);
 int test_triplefault(struct guest *g);
+int test_serve(struct guest *g);     /* t_serve.c (opt-in; runs until stopped) */
 
 #endif

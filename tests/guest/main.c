@@ -31,6 +31,7 @@ static const struct {
     { "crash", test_crash, true },        /* t_crash.c: these end the machine */
     { "reset", test_reset, true },
     { "triplefault", test_triplefault, true },
+    { "serve", test_serve, true },        /* t_serve.c: runs until stopped */
 };
 
 /* Run state. Globals because the ring-0 fault path (xt_fault) must report
