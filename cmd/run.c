@@ -45,6 +45,9 @@ static const char run_usage[] =
 "      --rng SPEC        virtio-rng entropy device (default on): on, off,\n"
 "                        rate=BYTES[/s] (limit, e.g. rate=64K)\n"
 "      --no-rng          no virtio-rng device (same as --rng off)\n"
+"      --vconsole SPEC   a virtio-console port on a host Unix socket (repeatable,\n"
+"                        up to 4): socket=PATH[,name=NAME] (default name xvm.N);\n"
+"                        the guest also gets a console port (hvc0) on the console\n"
 "      --no-pvpanic      no pvpanic device (a guest panic then does not end the run)\n"
 "      --console KIND    stdio (default; Ctrl-] quits), file:PATH, pty, null\n"
 "      --name NAME       domain name for logs, probes and `status`\n"
@@ -71,6 +74,7 @@ struct run_opts {
 	bool paused;
 	char diskbuf[MACHINE_MAX_DISKS][1024];
 	char netbuf[MACHINE_MAX_NICS][128];
+	char vconbuf[VCON_MAX_PORTS][256];
 };
 
 /* --memory and --vcpus */
@@ -151,6 +155,15 @@ static int run_parse_opt(struct run_opts *o, int c, char **argv, int *verbose)
 		return 0;
 	case 'R':
 		return vrng_parse(optarg, &o->m.rng) < 0 ? -EINVAL : 0;
+	case 'V':
+		if (strlen(optarg) >= sizeof(o->vconbuf[0])) {
+			log_err("--vconsole: spec longer than %zu bytes", sizeof(o->vconbuf[0]) - 1);
+			return -EINVAL;
+		}
+		if (vcon_parse(optarg, o->vconbuf[MIN(o->m.vcon.nports, VCON_MAX_PORTS - 1)],
+			       &o->m.vcon) < 0)
+			return -EINVAL;
+		return 0;
 	case 'm':
 	case 'n':
 		return run_parse_size(o, c, optarg);
@@ -179,6 +192,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		{ "net", required_argument, NULL, 'T' },
 		{ "name", required_argument, NULL, 'N' },
 		{ "rng", required_argument, NULL, 'R' },
+		{ "vconsole", required_argument, NULL, 'V' },
 		{ "no-rng", no_argument, NULL, 'r' },
 		{ "no-pvpanic", no_argument, NULL, 'P' },
 		{ "verbose", no_argument, NULL, 'v' },

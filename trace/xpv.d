@@ -44,6 +44,11 @@ provider xpv {
 	probe blk__req__done(char *disk, int op, unsigned long long sector, unsigned int bytes, int rc, unsigned long long latency_ns);
 	/* virtio-rng: one request answered with bytes of entropy */
 	probe rng__req(int domid, unsigned int bytes);
+
+	/* virtio-console: bytes moved on a port (dir 0: host -> guest, 1: guest -> host),
+	 * and guest output the host side did not take (no client, socket full) */
+	probe vcon__io(int domid, int port, int dir, unsigned int bytes);
+	probe vcon__drop(int domid, int port, unsigned int bytes);
 	/* virtio-net: frames moved guest->tap (tx) or tap->guest (rx) in one
 	   batch; a tap read/write error (rc -errno); a frame dropped (why) */
 	probe net__tx(int domid, int nic, unsigned int bytes, unsigned int packets);

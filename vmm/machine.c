@@ -73,6 +73,9 @@ static int machine_platform(struct machine *m, struct machine_config *cfg)
 	if (cfg->rng.enabled &&
 	    (rc = vrng_create(m->vm, m->pci, m->loop, &cfg->rng, &m->rng)) < 0)
 		return rc;
+	if (cfg->vcon.nports &&
+	    (rc = vcon_create(m->vm, m->pci, m->loop, &cfg->vcon, &m->vcon)) < 0)
+		return rc;
 	if (!cfg->no_pvpanic && (rc = pvpanic_create(m->vm, m->pci, &m->pvpanic)) < 0) {
 		log_err("cannot create the pvpanic device: %s", strerror(-rc));
 		return rc;
@@ -114,6 +117,7 @@ static int machine_console(struct machine *m, const char *spec, const char *log_
 		}
 		serial_set_log(m->serial, m->console_log_fd);
 	}
+	vcon_set_output(m->vcon, m->con.out_fd);
 	return console_start(&m->con, m->vm, m->serial);
 }
 
@@ -182,6 +186,7 @@ void machine_destroy(struct machine *m)
 	for (unsigned i = 0; i < m->nnics; i++)
 		vnet_destroy(m->nic[i]);
 	vrng_destroy(m->rng);
+	vcon_destroy(m->vcon);
 	pvpanic_destroy(m->pvpanic);
 	evloop_destroy(m->loop);
 	serial_destroy(m->serial);

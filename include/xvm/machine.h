@@ -13,6 +13,7 @@
 #include "xvm/boot.h"
 #include "xvm/console.h"
 #include "xvm/virtio_blk.h"
+#include "xvm/virtio_console.h"
 #include "xvm/virtio_net.h"
 #include "xvm/virtio_rng.h"
 #include "xvm/vm.h"
@@ -30,6 +31,7 @@ struct machine_config {
 	struct vnet_opts nic[MACHINE_MAX_NICS];  /* virtio-net on taps */
 	unsigned nnics;
 	struct vrng_opts rng;                /* virtio-rng (on by default) */
+	struct vcon_opts vcon;               /* virtio-console ports (--vconsole) */
 	bool no_pvpanic;                     /* leave the pvpanic device out */
 };
 
@@ -53,6 +55,7 @@ struct machine {
 	struct vnet *nic[MACHINE_MAX_NICS];
 	unsigned nnics;
 	struct vrng *rng;
+	struct vcon *vcon;
 	struct pvpanic *pvpanic;
 	struct hotplug *hotplug;             /* runtime disks and NICs (hotplug.h) */
 	const char *boot_ids[MACHINE_MAX_DISKS + MACHINE_MAX_NICS];
