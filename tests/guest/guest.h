@@ -226,6 +226,7 @@ int test_blkhostile(struct guest *g);
 int test_rng(struct guest *g);       /* t_rng.c */
 int test_net(struct guest *g);       /* t_net.c */
 int test_netbench(struct guest *g);
+int test_console(struct guest *g);   /* t_console.c */
 int test_crash(struct guest *g);     /* t_crash.c (opt-in; they end the run) */
 int test_reset(struct guest *g);
 int test_triplefault(struct guest *g);

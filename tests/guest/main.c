@@ -23,6 +23,7 @@ static const struct {
     { "blk", test_blk, false },
     { "rng", test_rng, false },
     { "net", test_net, false },
+    { "console", test_console, false },
     { "fault", test_fault, true },   /* checks the exception path itself */
     { "blkbench", test_blkbench, true },
     { "blkhostile", test_blkhostile, true },

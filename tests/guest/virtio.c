@@ -110,11 +110,11 @@ uint8_t virtio_status(const struct vdev *d)
     return r8(d->common + C_STATUS);
 }
 
-static int setup_queue(struct vdev *d, uint64_t mem)
+static int setup_queue(struct vdev *d, uint16_t q, uint64_t mem)
 {
     uint16_t max;
 
-    w16(d->common + C_QSEL, 0);
+    w16(d->common + C_QSEL, q);
     max = r16(d->common + C_QSIZE);
     if (!max)
         return -1;
@@ -132,7 +132,8 @@ static int setup_queue(struct vdev *d, uint64_t mem)
     return r16(d->common + C_QENABLE) == 1 ? 0 : -1;
 }
 
-int virtio_init(struct vdev *d, uint32_t bdf, uint64_t want, uint64_t ring_mem)
+/* Map, reset, negotiate up to FEATURES_OK. 0 or a negative step. */
+static int negotiate(struct vdev *d, uint32_t bdf, uint64_t want)
 {
     uint64_t offer;
 
@@ -161,9 +162,34 @@ int virtio_init(struct vdev *d, uint32_t bdf, uint64_t want, uint64_t ring_mem)
     w8(d->common + C_STATUS, 1 | 2 | 8); /* FEATURES_OK */
     if (!(r8(d->common + C_STATUS) & 8))
         return -4;
-    if (setup_queue(d, ring_mem) < 0)
+    return 0;
+}
+
+int virtio_init(struct vdev *d, uint32_t bdf, uint64_t want, uint64_t ring_mem)
+{
+    int rc = negotiate(d, bdf, want);
+
+    if (rc < 0)
+        return rc;
+    if (setup_queue(d, 0, ring_mem) < 0)
         return -5;
     w8(d->common + C_STATUS, 1 | 2 | 8 | 4); /* DRIVER_OK */
+    return 0;
+}
+
+int virtio_init_queues(struct vdev *q, unsigned nq, uint32_t bdf, uint64_t want,
+                       uint64_t ring_mem)
+{
+    int rc = negotiate(&q[0], bdf, want);
+
+    if (rc < 0)
+        return rc;
+    for (unsigned i = 1; i < nq; i++)
+        q[i] = q[0];
+    for (unsigned i = 0; i < nq; i++)
+        if (setup_queue(&q[i], (uint16_t)i, ring_mem + 16384ULL * i) < 0)
+            return -5;
+    w8(q[0].common + C_STATUS, 1 | 2 | 8 | 4); /* DRIVER_OK */
     return 0;
 }
 

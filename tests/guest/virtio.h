@@ -41,6 +41,10 @@ int virtio_find(uint16_t devid, int n);
  * set up queue 0 with its rings at the physical address `ring_mem` (16 KiB, page
  * aligned), DRIVER_OK. Returns 0 or a negative step number on failure. */
 int virtio_init(struct vdev *d, uint32_t bdf, uint64_t want, uint64_t ring_mem);
+/* The same for a device with several queues: q[i] drives queue i, its rings at
+ * ring_mem + 16 KiB * i. Returns 0 or a negative step number. */
+int virtio_init_queues(struct vdev *q, unsigned nq, uint32_t bdf, uint64_t want,
+                       uint64_t ring_mem);
 /* Device config space access. */
 static inline uint32_t virtio_cfg32(const struct vdev *d, unsigned off)
 {
