@@ -1,4 +1,6 @@
 /* main.c - the xvm command-line entry point: dispatch to a verb. */
+#include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -8,6 +10,26 @@
 static const struct command commands[] = {
 	{ "run", cmd_run, "boot a guest in this process (standalone VMM)" },
 
+	{ "create", cmd_create, "create a domain from an xl.cfg file (through xvmd)" },
+	{ "list", cmd_list, "list domains" },
+	{ "info", cmd_info, "host and xvmd information" },
+	{ "destroy", cmd_destroy, "stop a domain at once" },
+	{ "shutdown", cmd_shutdown, "ask a domain to power off (ACPI power button)" },
+	{ "reboot", cmd_reboot, "reboot a domain" },
+	{ "pause", cmd_pause, "stop a domain's vCPUs" },
+	{ "unpause", cmd_unpause, "resume a paused domain" },
+	{ "rename", cmd_rename, "give a domain a new name" },
+	{ "console", cmd_console, "attach to a domain's console (Ctrl-] detaches)" },
+	{ "dmesg", cmd_dmesg, "print a domain's console log" },
+	{ "uptime", cmd_uptime, "how long domains have been running" },
+	{ "vcpu-list", cmd_vcpu_list, "list the vCPUs of domains" },
+	{ "block-attach", cmd_block_attach, "hot-plug a disk into a domain" },
+	{ "block-detach", cmd_block_detach, "hot-unplug a disk" },
+	{ "block-list", cmd_block_list, "list a domain's disks" },
+	{ "network-attach", cmd_network_attach, "hot-plug a network interface" },
+	{ "network-detach", cmd_network_detach, "hot-unplug a network interface" },
+	{ "network-list", cmd_network_list, "list a domain's network interfaces" },
+	{ "top", cmd_top, "domains' resource use, xentop style (-b: batch)" },
 	{ "image", cmd_image, "create, inspect, snapshot, clone and check disk images" },
 	{ "config-check", cmd_config_check, "parse an xl.cfg (with overrides) and print it as JSON" },
 	{ "store", cmd_store, "read, write, watch and snoop the xenstore (xvmstored)" },
@@ -26,11 +48,45 @@ int cmd_wants_help(int argc, char **argv)
 	return 0;
 }
 
+int cmd_usage_error(const char *verb, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_err("%s: %s (see 'xvm %s --help')", verb, msg, verb);
+	return 1;
+}
+
+int cmd_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts)
+{
+	char opts[64];
+	int c;
+
+	snprintf(opts, sizeof(opts), "+:%s", shortopts);
+	opterr = 0;
+	c = getopt_long(argc, argv, opts, longopts, NULL);
+	if (c == ':') {
+		cmd_usage_error(argv[0], "option '%s' needs an argument", argv[optind - 1]);
+		return '?';
+	}
+	if (c == '?') {
+		if (optopt)
+			cmd_usage_error(argv[0], "unknown option '-%c'", optopt);
+		else
+			cmd_usage_error(argv[0], "unknown option '%s'", argv[optind - 1]);
+		return '?';
+	}
+	return c;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: xvm COMMAND [ARGS...]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-15s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\n'xvm COMMAND --help' shows a command's options; "
 		   "see also man xvm (docs/xvm.1).\n");
 }
