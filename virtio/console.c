@@ -8,8 +8,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "xvm/evloop.h"
@@ -37,6 +35,7 @@ struct vcon_port {
 	char path[VCON_PATH_MAX + 1];
 	int listen_fd, conn_fd;      /* -1 when none */
 	bool watching;               /* conn_fd is armed for input */
+	bool ready;                  /* the driver sent PORT_READY (since reset) */
 	uint8_t pend[PEND_BYTES];    /* read from the client, not yet delivered */
 	size_t pend_off, pend_len;
 };
@@ -182,6 +181,7 @@ static void ctrl_send(struct vcon *c, unsigned id, uint16_t event, uint16_t valu
 /* The driver's PORT_READY for port p: say what the port is. Lock held. */
 static void ctrl_port_ready(struct vcon *c, unsigned p)
 {
+	c->port[p].ready = true;
 	if (p == 0) {
 		ctrl_send(c, 0, VCON_CONSOLE_PORT, 1);
 		ctrl_send(c, 0, VCON_PORT_OPEN, 1);
@@ -341,8 +341,10 @@ static void port_hangup(struct vcon *c, struct vcon_port *pt)
 	pt->conn_fd = -1;
 	pt->pend_len = pt->pend_off = 0;
 	log_info("virtio-console: %s: client left", pt->name);
-	ctrl_send(c, pt->id, VCON_PORT_OPEN, 0);
-	ctrl_flush(c);
+	if (pt->ready) {
+		ctrl_send(c, pt->id, VCON_PORT_OPEN, 0);
+		ctrl_flush(c);
+	}
 }
 
 /* The client sent bytes or left. Lock held. */
@@ -392,8 +394,10 @@ static void port_accept(struct vcon *c, struct vcon_port *pt)
 	pt->watching = false;
 	log_info("virtio-console: %s: client connected", pt->name);
 	port_watch(pt, !c->broken);
-	ctrl_send(c, pt->id, VCON_PORT_OPEN, 1);
-	ctrl_flush(c);
+	if (pt->ready) {             /* else PORT_READY's answer says it */
+		ctrl_send(c, pt->id, VCON_PORT_OPEN, 1);
+		ctrl_flush(c);
+	}
 }
 
 /* The event loop: some socket of this device is ready. */
@@ -416,34 +420,22 @@ static void vcon_events(void *opaque)
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* Listen on pt->path, replacing a stale socket. 0 or -errno (logged). */
+/* Listen on pt->path (util.h unix_listen). 0 or -errno (logged). */
 static int port_listen(struct vcon_port *pt)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd;
-
-	if (lstat(pt->path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			log_err("--vconsole: %s: exists and is not a socket", pt->path);
-			return -EEXIST;
-		}
-		unlink(pt->path);
-	}
-	memcpy(a.sun_path, pt->path, strlen(pt->path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		int e = errno;
-		log_err("--vconsole: %s: %s", pt->path, strerror(e));
-		if (fd >= 0)
-			close(fd);
-		return -e;
-	}
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = pt->id * 2 };
+	int fd = unix_listen(pt->path, 1);
+
+	if (fd < 0) {
+		log_err("--vconsole: %s: %s", pt->path,
+			fd == -EEXIST ? "exists and is not a socket" :
+			fd == -EADDRINUSE ? "another process listens there" : strerror(-fd));
+		return fd;
+	}
 	pt->listen_fd = fd;
-	if (listen(fd, 1) < 0 || epoll_ctl(pt->c->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		log_err("--vconsole: %s: cannot listen", pt->path);
-		return -EIO;
+	if (epoll_ctl(pt->c->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		log_err("--vconsole: %s: cannot watch it: %s", pt->path, strerror(errno));
+		return -errno;
 	}
 	return 0;
 }
@@ -491,6 +483,7 @@ static void vcon_reset(void *dev)
 	c->ctrl_head = c->ctrl_n = 0;
 	for (unsigned p = 0; p < c->nports; p++) {
 		c->port[p].pend_len = c->port[p].pend_off = 0;
+		c->port[p].ready = false;
 		port_watch(&c->port[p], true);
 	}
 	pthread_mutex_unlock(&c->lock);

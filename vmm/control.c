@@ -13,12 +13,12 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "xvm/log.h"
 #include "xvm/trace.h"
+#include "xvm/util.h"
 
 #define CTL_OUT_MAX (1u << 20)   /* queued output before a client is dropped */
 
@@ -51,48 +51,14 @@ struct control {
 	unsigned ncmds;
 };
 
-/* A socket at path that nobody answers on is stale: remove it. */
-static int ctl_clear_path(const struct sockaddr_un *sa, const char *path)
-{
-	struct stat st;
-	int fd, rc;
-
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode))
-		return -EEXIST;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	rc = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
-	close(fd);
-	if (rc == 0)
-		return -EADDRINUSE;
-	return unlink(path) < 0 ? -errno : 0;
-}
-
 static int ctl_listen(struct control *c, const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	mode_t old;
-	int rc;
+	int fd = unix_listen(path, 16);
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	if ((rc = ctl_clear_path(&sa, path)) < 0)
-		return rc;
-	c->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (c->lfd < 0)
-		return -errno;
-	old = umask(0177);
-	rc = bind(c->lfd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (rc < 0)
-		return -errno;
+	if (fd < 0)
+		return fd;
+	c->lfd = fd;
 	strcpy(c->path, path);
-	if (chmod(path, 0600) < 0 || listen(c->lfd, 16) < 0)
-		return -errno;
 	return 0;
 }
 

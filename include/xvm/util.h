@@ -29,6 +29,13 @@ int read_file(const char *path, size_t limit, uint8_t **buf, size_t *len);
 int write_all(int fd, const void *buf, size_t len);
 int read_all(int fd, void *buf, size_t len);
 
+/* Listen on a Unix stream socket at path: mode 0600, non-blocking,
+ * close-on-exec. A socket there that nobody answers on is replaced; any
+ * other file gives -EEXIST, a socket someone listens on -EADDRINUSE, a path
+ * longer than sun_path -ENAMETOOLONG. Returns the fd or -errno (nothing is
+ * left at path on error). */
+int unix_listen(const char *path, int backlog);
+
 /* Monotonic time in nanoseconds. */
 uint64_t now_ns(void);
 

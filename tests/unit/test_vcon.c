@@ -385,6 +385,11 @@ int main(void)
 	CHECK(make(vm, bus, loop, file, &d) == NULL && stat(file, &st) == 0 && S_ISREG(st.st_mode));
 	c = make(vm, bus, loop, path, &d);
 	CHECK(c != NULL);
+	CHECK(stat(path, &st) == 0 && S_ISSOCK(st.st_mode) && (st.st_mode & 0777) == 0600);
+	{	/* a live socket is not taken over, and stays */
+		struct drv d2;
+		CHECK(make(vm, bus, loop, path, &d2) == NULL && stat(path, &st) == 0);
+	}
 	if (c) {
 		test_flow(&d, path);
 		test_hostile(&d);
