@@ -6,13 +6,14 @@
  * Command-line options: serve.ms=N tick period (default 100), serve.ticks=N
  * stop after N ticks (default 0: run until stopped), serve.blk=1 read one
  * 4 KiB block from the first virtio-blk disk every tick (the tick line then
- * shows io=<reads done>), so the host's disk counters move. */
+ * shows io=<reads done>), so the host's disk counters move (needs 48 MiB
+ * of RAM; uses RAM at 40 MiB). */
 #include "virtio.h"
 
 #define PM1_PWRBTN_STS 0x0100
 #define FADT_PM1A_EVT 56          /* 32-bit port of the PM1a event block */
 #define FADT_X_PM1A_EVT 148       /* its 12-byte GAS (space id, ..., address) */
-#define SERVE_MEM 0x1800000ULL    /* 24 MiB: rings, header, data of the disk */
+#define SERVE_MEM 0x2800000ULL    /* 40 MiB (clear of the other tests): rings, header, data */
 #define SERVE_HDR (SERVE_MEM + 0x4000)
 #define SERVE_DATA (SERVE_MEM + 0x5000)
 
@@ -41,7 +42,7 @@ static bool serve_blk_open(struct guest *g)
 {
     int bdf = virtio_find(0x1042, 0);
 
-    if (bdf < 0 || g->mem_ram_bytes < 32ULL << 20 ||
+    if (bdf < 0 || g->mem_ram_bytes < 48ULL << 20 ||
         virtio_init(&sblk, (uint32_t)bdf, 0, SERVE_MEM) < 0)
         return false;
     sblk_sectors = virtio_cfg32(&sblk, 0) | (uint64_t)virtio_cfg32(&sblk, 4) << 32;

@@ -9,7 +9,7 @@ command -v bpftrace >/dev/null || { echo "SKIP: bpftrace not installed"; exit 77
 want="dom__create__start dom__create__end set__memory__map__start set__memory__map__end
  populate__physmap__start populate__physmap__end vcpu__create setvcpucontext__start
  setvcpucontext__end dom__unpause__start dom__unpause__end dom__destroy__start
- dom__destroy__end exit"
+ dom__destroy__end exit control__start control__end"
 list=$(bpftrace -l "usdt:$XVM:xpv:*" 2>/dev/null)
 fail=0
 for p in $want; do
@@ -57,6 +57,33 @@ END { printf(\"BLK %d %d %d\n\", @n, @lat, @kicks); clear(@n); clear(@lat); clea
     else
         echo "FAIL: device probes: blk-req-done n=${n:-0} latency=${lat:-0} kicks=${kicks:-0}"; echo "$out2"; fail=1
     fi
+fi
+# control probes: a status request on --control fires start and end
+# (bpftrace attached to the binary, xvm started once it is attached)
+if command -v python3 >/dev/null; then
+    C=$(mktemp -d)
+    timeout 60 bpftrace -e "
+usdt:$XVM:xpv:control__start { printf(\"CTL-START %d %s\n\", arg0, str(arg1)); }
+usdt:$XVM:xpv:control__end { printf(\"CTL-END %d %s %d\n\", arg0, str(arg1), arg2); }" \
+        >"$C/out" 2>&1 &
+    bp=$!
+    for _ in $(seq 100); do grep -q '^Attaching' "$C/out" && break; sleep 0.1; done
+    sleep 0.5
+    "$XVM" run --kernel "$GUEST" --memory 64M --domid 9 --console null --control "$C/c.sock" \
+        --cmdline "tests=serve" </dev/null 2>/dev/null &
+    vp=$!
+    for _ in $(seq 100); do [ -S "$C/c.sock" ] && break; sleep 0.1; done
+    python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"{\"cmd\":\"status\"}\n{\"cmd\":\"quit\"}\n"); f=s.makefile(); f.readline(); f.readline()' "$C/c.sock" ||
+        { echo "FAIL: no control socket"; fail=1; kill $vp; }
+    wait $vp
+    sleep 0.5; kill -INT $bp; wait $bp
+    if grep -q '^CTL-START 9 status$' "$C/out" && grep -q '^CTL-END 9 status 0$' "$C/out" &&
+       grep -q '^CTL-END 9 quit 0$' "$C/out"; then
+        echo "ok: control-start/-end fired for status and quit (domid 9, rc 0)"
+    else
+        echo "FAIL: control probes did not fire"; cat "$C/out"; fail=1
+    fi
+    rm -rf "$C"
 fi
 [ $fail = 0 ] || { echo "bpftrace output:"; echo "$out"; }
 exit $fail
