@@ -295,18 +295,17 @@ int hotplug_add(struct hotplug *h, enum hotplug_kind kind, const char *spec,
 	return 0;
 }
 
-int hotplug_remove(struct hotplug *h, const char *id, unsigned timeout_ms,
-		   bool force)
+int hotplug_remove(struct hotplug *h, enum hotplug_kind kind, const char *id,
+		   unsigned timeout_ms, bool force)
 {
 	int rc = -ENOENT;
 	unsigned slot = 0;
-	enum hotplug_kind kind = HOTPLUG_DISK;
 
 	pthread_mutex_lock(&h->lock);
 	for (unsigned i = 0; id && i < HOTPLUG_MAX; i++) {
 		struct hp_dev *d = &h->dev[i];
 
-		if (!d->used || strcmp(d->info.id, id))
+		if (!d->used || d->info.kind != kind || strcmp(d->info.id, id))
 			continue;
 		rc = d->info.removing && !force ? -EALREADY : 0;
 		if (rc == 0) {
@@ -316,7 +315,6 @@ int hotplug_remove(struct hotplug *h, const char *id, unsigned timeout_ms,
 			d->info.removing = true;
 			d->forced |= force;
 			slot = d->info.slot;
-			kind = d->info.kind;
 			if (!force)
 				acpi_pcihp_unplug_request(h->env.pm, slot);
 			pthread_cond_signal(&h->cond);

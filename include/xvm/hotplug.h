@@ -69,11 +69,12 @@ void hotplug_set_event_fn(struct hotplug *h, hotplug_event_fn fn, void *opaque);
  * use, -ENOSPC no free slot, or the error opening the image or tap. */
 int hotplug_add(struct hotplug *h, enum hotplug_kind kind, const char *spec,
 		struct hotplug_info *out, char *err, size_t errlen);
-/* Ask the guest to eject device id (timeout_ms 0: the default 5000).
- * Returns at once; the device-removed event follows. -ENOENT unknown id
- * (or a boot device), -EALREADY already being removed (force still works). */
-int hotplug_remove(struct hotplug *h, const char *id, unsigned timeout_ms,
-		   bool force);
+/* Ask the guest to eject the device of that kind and id (timeout_ms 0: the
+ * default 5000). Returns at once; the device-removed event follows.
+ * -ENOENT unknown id (or a boot device, or the other kind), -EALREADY
+ * already being removed (force still works). */
+int hotplug_remove(struct hotplug *h, enum hotplug_kind kind, const char *id,
+		   unsigned timeout_ms, bool force);
 /* Copy up to max hotplugged devices into out; returns how many there are. */
 unsigned hotplug_list(struct hotplug *h, struct hotplug_info *out, unsigned max);
 /* Stop the thread and destroy the devices still present (after the vCPUs

@@ -96,7 +96,7 @@ static int cycle(struct machine *m, const char *log, enum hotplug_kind kind,
 	fflush(stdout);
 	if (!wait_console(log, kind == HOTPLUG_DISK ? "dev=blk" : "dev=net", 1))
 		return printf("FAIL the guest did not report the %s\n", what), 1;
-	if (hotplug_remove(m->hotplug, info.id, 10000, false) < 0)
+	if (hotplug_remove(m->hotplug, kind, info.id, 10000, false) < 0)
 		return printf("FAIL %s-remove\n", what), 1;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += 15;
@@ -124,7 +124,7 @@ static int drive(struct machine *m, const char *log, const char *disk, const cha
 	rc = hotplug_add(m->hotplug, HOTPLUG_DISK, "/nonexistent/none.img", &info, err,
 			 sizeof(err));
 	printf("bad-add rc=%d err=%s devices=%u\n", rc, err, hotplug_list(m->hotplug, list, 4));
-	rc = hotplug_remove(m->hotplug, "nosuch", 0, false);
+	rc = hotplug_remove(m->hotplug, HOTPLUG_DISK, "nosuch", 0, false);
 	printf("bad-remove rc=%d\n", rc);
 	if ((rc = cycle(m, log, HOTPLUG_DISK, disk, 1)) || !nic)
 		return rc;

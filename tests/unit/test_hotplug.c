@@ -140,15 +140,16 @@ static void test_add_remove(struct rig *r)
 	CHECK(hotplug_add(r->hp, HOTPLUG_NIC, "nonsense=1", &info, err, sizeof(err)) == -EINVAL);
 	CHECK(hotplug_add(r->hp, HOTPLUG_DISK, "/x,id=boot0", &info, err, sizeof(err)) == -EEXIST);
 	CHECK(hotplug_list(r->hp, list, 4) == 1 && count_fds() == fds1);
-	CHECK(hotplug_remove(r->hp, "nope", 0, false) == -ENOENT);
-	CHECK(hotplug_remove(r->hp, "boot0", 0, false) == -ENOENT);
+	CHECK(hotplug_remove(r->hp, HOTPLUG_DISK, "nope", 0, false) == -ENOENT);
+	CHECK(hotplug_remove(r->hp, HOTPLUG_DISK, "boot0", 0, false) == -ENOENT);
+	CHECK(hotplug_remove(r->hp, HOTPLUG_NIC, "hp1", 0, false) == -ENOENT);
 	/* an eject of a slot never asked for does nothing */
 	port32(r->vm, PCIHP_EJ, 1, 0xffffffffu);
 	CHECK(wait_removed(&r->ev, 1, 100) == 0);
 
 	/* remove: DOWN set, the guest ejects, the device goes */
-	CHECK(hotplug_remove(r->hp, "hp1", 10000, false) == 0);
-	CHECK(hotplug_remove(r->hp, "hp1", 10000, false) == -EALREADY);
+	CHECK(hotplug_remove(r->hp, HOTPLUG_DISK, "hp1", 10000, false) == 0);
+	CHECK(hotplug_remove(r->hp, HOTPLUG_DISK, "hp1", 10000, false) == -EALREADY);
 	CHECK(port32(r->vm, PCIHP_DOWN, 0, 0) == 1u << slot);
 	port32(r->vm, PCIHP_EJ, 1, 1u << slot);
 	CHECK(wait_removed(&r->ev, 1, 3000) == 1 && strcmp(r->ev.how, "ejected") == 0);
@@ -161,13 +162,13 @@ static void test_add_remove(struct rig *r)
 	CHECK(hotplug_add(r->hp, HOTPLUG_DISK, r->spec, &info, err, sizeof(err)) == 0);
 	CHECK(info.slot == slot);
 	CHECK((pci_cfg_read(r->pci, slot, 0, PCI_BAR0, 4) & ~0xfu) == bar);
-	CHECK(hotplug_remove(r->hp, "hp1", 50, false) == 0);
+	CHECK(hotplug_remove(r->hp, HOTPLUG_DISK, "hp1", 50, false) == 0);
 	CHECK(wait_removed(&r->ev, 2, 3000) == 2 && strcmp(r->ev.how, "timeout") == 0);
 	CHECK(count_fds() == fds0);
 
 	/* forced: at once */
 	CHECK(hotplug_add(r->hp, HOTPLUG_DISK, r->spec, &info, err, sizeof(err)) == 0);
-	CHECK(hotplug_remove(r->hp, "hp1", 0, true) == 0);
+	CHECK(hotplug_remove(r->hp, HOTPLUG_DISK, "hp1", 0, true) == 0);
 	CHECK(wait_removed(&r->ev, 3, 3000) == 3 && strcmp(r->ev.how, "forced") == 0);
 	CHECK(count_fds() == fds0);
 
