@@ -346,6 +346,17 @@ unsigned hotplug_list(struct hotplug *h, struct hotplug_info *out, unsigned max)
 	return n;
 }
 
+void hotplug_foreach(struct hotplug *h,
+		     void (*fn)(void *opaque, struct vblk *b, struct vnet *n),
+		     void *opaque)
+{
+	pthread_mutex_lock(&h->lock);
+	for (unsigned i = 0; i < HOTPLUG_MAX; i++)
+		if (h->dev[i].used)
+			fn(opaque, h->dev[i].blk, h->dev[i].net);
+	pthread_mutex_unlock(&h->lock);
+}
+
 void hotplug_set_event_fn(struct hotplug *h, hotplug_event_fn fn, void *opaque)
 {
 	pthread_mutex_lock(&h->lock);

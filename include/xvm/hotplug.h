@@ -77,6 +77,14 @@ int hotplug_remove(struct hotplug *h, enum hotplug_kind kind, const char *id,
 		   unsigned timeout_ms, bool force);
 /* Copy up to max hotplugged devices into out; returns how many there are. */
 unsigned hotplug_list(struct hotplug *h, struct hotplug_info *out, unsigned max);
+/* Call fn for each hot-added device still present (b or n set), under the
+ * module's lock: the device stays alive during the call; fn must not call
+ * back into this module. For listings and counters (devices, stats). */
+struct vblk;
+struct vnet;
+void hotplug_foreach(struct hotplug *h,
+		     void (*fn)(void *opaque, struct vblk *b, struct vnet *n),
+		     void *opaque);
 /* Stop the thread and destroy the devices still present (after the vCPUs
  * and the event loop stopped). NULL is fine. */
 void hotplug_destroy(struct hotplug *h);
