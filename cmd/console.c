@@ -25,8 +25,9 @@ static void on_signal(int sig)
 	console_stop = 1;
 }
 
-/* Copy what is readable on from to to. 1 at end of file / hangup, 0 or
- * -errno. With escape, a Ctrl-] in the data ends the relay (returns 1). */
+/* Copy what is readable on from to to. 0, 1 at end of file / hangup, 2
+ * when escape is set and a Ctrl-] was read (what came before it is sent),
+ * or -errno. */
 static int pump(int from, int to, bool escape)
 {
 	char buf[4096];
@@ -42,7 +43,7 @@ static int pump(int from, int to, bool escape)
 	rc = write_all(to, buf, esc ? (size_t)(esc - buf) : (size_t)n);
 	if (rc)
 		return rc;
-	return esc ? 1 : 0;
+	return esc ? 2 : 0;
 }
 
 /* Relay stdin → pty and pty → stdout until Ctrl-], hangup, or a signal.
@@ -70,11 +71,10 @@ static int relay(int pty)
 			rc = pump(0, pty, true);
 			if (rc < 0)
 				return rc;
-			if (rc) {
-				if (isatty(0))
-					return 0;         /* Ctrl-] or end of a tty */
-				in_open = false;          /* piped input: keep printing */
-			}
+			if (rc == 2 || (rc && isatty(0)))
+				return 0;                 /* Ctrl-], or the terminal went */
+			if (rc)
+				in_open = false;          /* piped input ended: keep printing */
 		}
 	}
 	return 0;

@@ -3,10 +3,15 @@
 "xvmd not running", and every verb against a fake xvmd that records the
 requests and answers canned replies (checks requests and output formats).
 usage: test_cli.py BUILD/xvm"""
+import fcntl
 import json
 import os
+import select
 import socket
+import struct
 import subprocess
+import termios
+import time
 import sys
 import tempfile
 import threading
@@ -95,6 +100,7 @@ DOMS = [{"domid": 3, "name": "web", "uuid": "u1", "state": "-b----", "vcpus": 2,
          "memory_kib": 524288, "maxmem_kib": 524288, "cpu_ns": 12345678901,
          "uptime_ms": 90061000, "pid": 1}]
 stats_calls = [0]
+PTY = []
 
 
 def stats_reply():
@@ -144,8 +150,74 @@ def handler(req):
     if op == "stats":
         return stats_reply()
     if op == "console":
-        return {"ok": True, "pty": "/nonexistent/pty"}
+        return {"ok": True, "pty": PTY[0] if PTY else "/nonexistent/pty"}
     return {"ok": True}
+
+
+def console_check(env, fake, pty_holder):
+    """xvm console on a real pty: output shown, input sent, Ctrl-] detaches."""
+    master, slave = os.openpty()
+    pty_holder.append(os.ttyname(slave))
+    p = subprocess.Popen([XVM, "console", "web"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=dict(os.environ, **env))
+    time.sleep(0.5)
+    os.write(master, b"guest says hi\n")
+    p.stdin.write(b"typed")
+    p.stdin.flush()
+    got = b""
+    deadline = time.time() + 5
+    while b"typed" not in got and time.time() < deadline:
+        r, _, _ = select.select([master], [], [], 0.5)
+        if r:
+            got += os.read(master, 100)
+    check(got == b"typed", "console input reached the pty: %r" % got)
+    p.stdin.write(b"more\x1dafter")
+    p.stdin.flush()
+    try:
+        out, err = p.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+    check(p.returncode == 0 and out == b"guest says hi\n", "console output %r %r" % (out, err))
+    r, _, _ = select.select([master], [], [], 0.5)
+    rest = os.read(master, 100) if r else b""
+    check(rest == b"more", "console sent up to Ctrl-] only: %r" % rest)
+    os.close(master)
+    os.close(slave)
+    pty_holder.clear()
+
+
+def top_screen_check(env):
+    """The full-screen view on a pty: table, 'e' switches to exits, 'q' quits."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 200, 0, 0))
+    p = subprocess.Popen([XVM, "top", "-d", "0.3"], stdin=slave, stdout=slave,
+                         stderr=subprocess.PIPE, env=dict(os.environ, **env))
+    os.close(slave)
+
+    def read_until(text, secs=5):
+        buf, deadline = b"", time.time() + secs
+        while text not in buf and time.time() < deadline:
+            r, _, _ = select.select([master], [], [], 0.3)
+            if r:
+                try:
+                    buf += os.read(master, 65536)
+                except OSError:
+                    break
+        return buf
+
+    check(b"VBD_WSECT" in read_until(b"VBD_WSECT") , "top screen shows the table")
+    os.write(master, b"e")
+    check(b"EXIT REASON" in read_until(b"EXIT REASON"), "top screen: e shows exits")
+    os.write(master, b"q")
+    rest = read_until(b"\x1b[?1049l")
+    try:
+        p.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        p.kill()
+    check(p.returncode == 0 and b"\x1b[?1049l" in rest, "top screen: q quits and restores")
+    os.close(master)
 
 
 def fake_checks(tmp):
@@ -249,6 +321,8 @@ def fake_checks(tmp):
               "top --exits rates %r" % lines)
     rc, out, err = run(["top"], env=env)
     check(rc == 1 and "needs a terminal" in err, "top without a terminal %r" % err)
+    console_check(env, fake, PTY)
+    top_screen_check(env)
 
 
 with tempfile.TemporaryDirectory() as tmp:
