@@ -220,12 +220,16 @@ static void vcpu_loop(struct vcpu *v)
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
+	struct timespec ts;
 	char name[16];
 
 	atomic_store(&v->tid, (int)gettid());
 	snprintf(name, sizeof(name), "vcpu %u", v->id);
 	pthread_setname_np(pthread_self(), name);
 	vcpu_loop(v);
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
+		atomic_store(&v->final_cpu_ns,
+			     (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec);
 	pthread_mutex_lock(&v->vm->stop_lock);
 	v->vm->exited++;
 	pthread_cond_broadcast(&v->vm->park_cond);
@@ -259,9 +263,12 @@ uint64_t vcpu_cpu_ns(struct vcpu *v)
 	clockid_t cid;
 	struct timespec ts;
 
-	if (!v->thread_started || pthread_getcpuclockid(v->thread, &cid) != 0 ||
+	uint64_t done = atomic_load(&v->final_cpu_ns);
+
+	/* a thread that has left its loop may be gone: its last reading */
+	if (done || !v->thread_started || pthread_getcpuclockid(v->thread, &cid) != 0 ||
 	    clock_gettime(cid, &ts) < 0)
-		return 0;
+		return done;
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 

@@ -28,6 +28,7 @@ struct vcpu {
 	pthread_t thread;
 	bool thread_started;
 	_Atomic int tid;          /* the thread's Linux tid, 0 until it runs */
+	_Atomic uint64_t final_cpu_ns; /* its CPU time as it left its loop */
 	bool parked;              /* under vm->stop_lock */
 	struct vcpu_stats stats;
 	struct kvm_stats *kstats; /* KVM's binary stats (NULL if unavailable) */

@@ -53,13 +53,13 @@ finish() {  # finish WANT_STATUS
 }
 
 # --- run 1: status, malformed, pause/unpause, stats, power button ---
-start --cmdline "tests=serve" --console "file:$T/out" --console-log "$T/con.log"
+start --vcpus 2 --cmdline "tests=serve" --console "file:$T/out" --console-log "$T/con.log"
 [ "$(stat -c %a "$T/c.sock")" = 600 ] || fail "socket mode $(stat -c %a "$T/c.sock"), want 600"
 wait_for grep -q '^XTEST-TICK 3$' "$T/out" || fail "the guest does not tick"
 r=$(ctl '{"id": 1, "cmd": "status"}')
 [ "$(field "$r" ok)" = True ] && [ "$(field "$r" state)" = running ] && [ "$(field "$r" id)" = 1 ] &&
     [ "$(field "$r" name)" = ctltest ] && [ "$(field "$r" domid)" = 5 ] &&
-    [ "$(field "$r" pid)" = $pid ] && [ "$(field "$r" vcpus)" = 1 ] ||
+    [ "$(field "$r" pid)" = $pid ] && [ "$(field "$r" vcpus)" = 2 ] ||
     fail "status: $r"
 echo "ok: status: $r"
 
@@ -77,7 +77,7 @@ r=$(ctl '{"cmd": "pause"}')
 n0=$(ticks); sleep 1; n1=$(ticks)
 [ "$n1" -le $((n0 + 1)) ] || fail "paused guest still ticks ($n0 -> $n1 in 1 s)"
 vs=$(field "$(ctl '{"cmd": "stats"}')" vcpus)
-grep -q '"state": "paused"' <<<"$vs" || fail "stats: vCPU not paused: $vs"
+[ "$(grep -o '"state": "paused"' <<<"$vs" | wc -l)" = 2 ] || fail "stats: both vCPUs must be paused: $vs"
 r=$(ctl '{"cmd": "unpause"}')
 [ "$(field "$r" ok)" = True ] || fail "unpause: $r"
 wait_for ticks_ge $((n1 + 3)) || fail "ticks did not resume after unpause"
@@ -89,7 +89,8 @@ import json, sys
 a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 assert b["ok"] and b["cpu_ns"] > a["cpu_ns"] > 0, "cpu_ns must grow"
 assert b["uptime_ms"] > a["uptime_ms"]
-assert len(b["vcpus"]) == 1 and b["vcpus"][0]["tid"] > 0
+assert len(b["vcpus"]) == 2 and all(v["tid"] > 0 for v in b["vcpus"])
+assert b["cpu_ns"] == sum(v["cpu_ns"] for v in b["vcpus"])
 assert b["memory_bytes"] == 64 << 20
 assert 0 < b["memory_touched_bytes"] <= b["memory_bytes"]
 assert b["exits"] and sum(b["exits"].values()) > sum(a["exits"].values())
