@@ -12,6 +12,7 @@
 
 #include "cmd/commands.h"
 #include "xvm/control.h"
+#include "xvm/control_hotplug.h"
 #include "xvm/acpi.h"
 #include "xvm/boot.h"
 #include "xvm/console.h"
@@ -329,6 +330,8 @@ static int run_control(struct run_opts *o, struct machine *m, struct control_vm 
 	cv->m = m;
 	cv->console_log = o->m.console_log;
 	rc = control_vm_register(cv);
+	if (rc == 0)
+		rc = control_hotplug_register(*out, m->hotplug);
 	if (rc == 0)
 		rc = control_start(*out);
 	if (rc < 0)
