@@ -9,6 +9,7 @@
 
 #include "xvm/acpi.h"
 #include "xvm/control.h"
+#include "xvm/hotplug.h"
 #include "xvm/kvm_stats.h"
 #include "xvm/log.h"
 #include "xvm/machine.h"
@@ -167,10 +168,26 @@ static struct json_object *nic_json(struct vnet *n, bool counters)
 	return o;
 }
 
-/* "disks" and "nics" arrays; slots may be empty (hot-unplugged). */
+struct dev_lists {
+	struct json_object *disks, *nics;
+	bool counters;
+};
+
+static void add_hotplugged(void *opaque, struct vblk *b, struct vnet *n)
+{
+	struct dev_lists *l = opaque;
+
+	if (b)
+		json_object_array_add(l->disks, disk_json(b, l->counters));
+	if (n)
+		json_object_array_add(l->nics, nic_json(n, l->counters));
+}
+
+/* "disks" and "nics" arrays: the boot devices, then the hot-added ones. */
 static void add_devices(struct json_object *r, struct machine *m, bool counters)
 {
 	struct json_object *disks = json_object_new_array(), *nics = json_object_new_array();
+	struct dev_lists l = { disks, nics, counters };
 
 	for (unsigned i = 0; i < MACHINE_MAX_DISKS; i++)
 		if (m->disk[i])
@@ -178,6 +195,8 @@ static void add_devices(struct json_object *r, struct machine *m, bool counters)
 	for (unsigned i = 0; i < MACHINE_MAX_NICS; i++)
 		if (m->nic[i])
 			json_object_array_add(nics, nic_json(m->nic[i], counters));
+	if (m->hotplug)
+		hotplug_foreach(m->hotplug, add_hotplugged, &l);
 	json_object_object_add(r, "disks", disks);
 	json_object_object_add(r, "nics", nics);
 }
