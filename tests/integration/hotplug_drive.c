@@ -1,8 +1,9 @@
-/* hotplug_drive.c - test driver for hotplug_xvm.sh until the control socket
- * carries disk-add/disk-remove: boots the test guest as `xvm run` would
- * (same machine_create/machine_start), and once the guest has enabled GPE
- * 1 plays the control client against vmm/hotplug.c: a bad add, an unknown
- * remove, then the real add and remove, printing one line per step.
+/* hotplug_drive.c - test driver for hotplug_xvm.sh: boots the test guest
+ * as `xvm run` would (same machine_create/machine_start), and once the
+ * guest has enabled GPE 1 drives vmm/hotplug.c's API directly (the control
+ * socket's path is hotplug_ctl.sh): a bad add, an unknown remove, then a
+ * disk and optionally a NIC added and removed, one line per step, with
+ * the wait for the guest to see each slot empty between them.
  * Not installed; a test binary only.
  * usage: hotplug-drive ELF CONSOLE_LOG DISK_SPEC [NIC_SPEC] */
 #include <errno.h>

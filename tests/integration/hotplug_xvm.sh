@@ -5,8 +5,8 @@
 # prints the marker; on removal it sees PCI_DOWN, ejects, and the slot
 # empties; the device list is empty again. Bad input first: an add with a
 # missing image fails with a one-line error and adds nothing; removing an
-# unknown id fails. Driven by hotplug-drive (the VMM's hotplug API) until
-# the control socket carries disk-add/disk-remove. Then, as root with
+# unknown id fails. Driven by hotplug-drive (vmm/hotplug.c's API directly;
+# the control socket's disk-add/-remove: hotplug_ctl.sh). Then, as root with
 # network namespaces, a NIC on a new tap the same way (the guest prints its
 # MAC; the tap is gone after the removal); skipped with a reason otherwise.
 # usage: hotplug_xvm.sh HOTPLUG_DRIVE TESTGUEST   (exit 0 pass, 77 skip, 1 fail)
