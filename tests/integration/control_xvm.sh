@@ -133,6 +133,27 @@ e=$(cat "$T/exit.json")
     grep -q 'control request' <<<"$e" || fail "exit.json after quit: $e"
 echo "ok: subscribe + quit -> stop event, status 4, exit.json $e"
 
+# --- reset -> status 2; SIGTERM -> 4; a guest crash -> 3: each leaves exit.json ---
+start --cmdline "tests=serve" --console null
+r=$(ctl '{"cmd": "reset"}')
+[ "$(field "$r" ok)" = True ] || fail "reset: $r"
+finish 2
+[ "$(field "$(cat "$T/exit.json")" stop)" = reboot ] || fail "exit.json after reset: $(cat "$T/exit.json")"
+start --cmdline "tests=serve" --console null
+kill -TERM $pid
+finish 4
+grep -q '"stop":"killed","reason":"stopped by signal Terminated"' "$T/exit.json" ||
+    fail "exit.json after SIGTERM: $(cat "$T/exit.json")"
+rm -f "$T/exit.json"   # a run that ends by itself at once: no socket wait
+"$XVM" run --kernel "$ELF" --memory 64M --control "$T/c.sock" --exit-file "$T/exit.json" \
+    --console null --cmdline "tests=crash" </dev/null 2>/dev/null
+rc=$?
+[ $rc = 3 ] || fail "pvpanic run: status $rc, want 3"
+[ -e "$T/c.sock" ] && fail "the control socket is still there after a crash"
+grep -q '"stop":"crash","reason":"pvpanic: guest kernel panicked"' "$T/exit.json" ||
+    fail "exit.json after a guest panic: $(cat "$T/exit.json")"
+echo "ok: reset -> 2 (reboot), SIGTERM -> 4 (killed), pvpanic -> 3 (crash), each with exit.json"
+
 # --- bad input: a path that is not a socket is refused, nothing replaced ---
 touch "$T/c.sock"
 "$XVM" run --kernel "$ELF" --control "$T/c.sock" --exit-file "$T/exit.json" </dev/null 2>"$T/err"
