@@ -409,6 +409,7 @@ int cmd_run(int argc, char **argv)
 	}
 	if (o.exit_file)
 		run_exit_file(o.exit_file, status, reason);
+	control_hotplug_unregister(m.hotplug);   /* its events outlive the socket */
 	run_control_stop(ctl, status, reason);
 	machine_destroy(&m);
 	kvm_close(&kvm);

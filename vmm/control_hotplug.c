@@ -114,6 +114,12 @@ static int cmd_nic_add(struct control_req *req, void *o) { return do_add(req, o,
 static int cmd_disk_remove(struct control_req *req, void *o) { return do_remove(req, o, HOTPLUG_DISK); }
 static int cmd_nic_remove(struct control_req *req, void *o) { return do_remove(req, o, HOTPLUG_NIC); }
 
+void control_hotplug_unregister(struct hotplug *h)
+{
+	if (h)
+		hotplug_set_event_fn(h, NULL, NULL);
+}
+
 int control_hotplug_register(struct control *c, struct hotplug *h)
 {
 	static const struct {

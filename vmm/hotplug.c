@@ -41,6 +41,8 @@ struct hotplug {
 				    * device creation; never with lock held) */
 	pthread_mutex_t lock;      /* dev[], seq, stop, event fn */
 	pthread_cond_t cond;       /* CLOCK_MONOTONIC: work for the thread */
+	pthread_cond_t idle;       /* event_calls dropped to 0 */
+	unsigned event_calls;      /* event callbacks running right now */
 	struct hp_dev dev[HOTPLUG_MAX];
 	unsigned seq;
 	bool stop;
@@ -101,24 +103,39 @@ static int hp_take_due(struct hotplug *h, uint64_t now, struct hp_dev *out,
 	return -1;
 }
 
-static void hp_teardown(struct hotplug *h, struct hp_dev *d, const char *how)
+/* Run the event callback (if any) without the lock, counted so that
+ * hotplug_set_event_fn() can wait until no call is in flight. */
+static void hp_emit(struct hotplug *h, bool added, const struct hotplug_info *dev,
+		    const char *how)
 {
 	hotplug_event_fn fn;
 	void *opaque;
 
-	vblk_destroy(d->blk);    /* both unplug first, then drain and close */
-	vnet_destroy(d->net);
-	acpi_pcihp_gone(h->env.pm, d->info.slot);
-	log_info("hotplug: %s %s removed from slot %u (%s)", kind_name(d->info.kind),
-		 d->info.id, d->info.slot, how);
-	XVM_PROBE(HOTPLUG_REMOVE, h->env.vm->cfg.domid, (char *)kind_name(d->info.kind),
-		  (int)d->info.slot, 0);
 	pthread_mutex_lock(&h->lock);
 	fn = h->event;
 	opaque = h->event_opaque;
-	pthread_mutex_unlock(&h->lock);
 	if (fn)
-		fn(opaque, false, &d->info, how);
+		h->event_calls++;
+	pthread_mutex_unlock(&h->lock);
+	if (!fn)
+		return;
+	fn(opaque, added, dev, how);
+	pthread_mutex_lock(&h->lock);
+	if (--h->event_calls == 0)
+		pthread_cond_broadcast(&h->idle);
+	pthread_mutex_unlock(&h->lock);
+}
+
+static void hp_teardown(struct hotplug *h, struct hp_dev *d, const char *how)
+{
+	vblk_destroy(d->blk);    /* both unplug first, then drain and close */
+	vnet_destroy(d->net);
+	acpi_pcihp_gone(h->env.pm, d->info.slot);
+	log_notice("hotplug: %s %s removed from slot %u (%s)", kind_name(d->info.kind),
+		 d->info.id, d->info.slot, how);
+	XVM_PROBE(HOTPLUG_REMOVE, h->env.vm->cfg.domid, (char *)kind_name(d->info.kind),
+		  (int)d->info.slot, 0);
+	hp_emit(h, false, &d->info, how);
 }
 
 static void *hp_thread(void *arg)
@@ -250,8 +267,6 @@ int hotplug_add(struct hotplug *h, enum hotplug_kind kind, const char *spec,
 	struct vblk_opts bo;
 	struct vnet_opts no;
 	struct hp_dev *e, d = { .used = true, .info.kind = kind };
-	hotplug_event_fn fn;
-	void *opaque;
 	int rc;
 
 	if (!buf || !spec) {
@@ -278,8 +293,6 @@ int hotplug_add(struct hotplug *h, enum hotplug_kind kind, const char *spec,
 		hp_update_removable(h);
 		acpi_pcihp_plug(h->env.pm, d.info.slot);
 	}
-	fn = h->event;
-	opaque = h->event_opaque;
 	pthread_mutex_unlock(&h->lock);
 	pthread_mutex_unlock(&h->add_lock);
 	free(buf);
@@ -287,11 +300,10 @@ int hotplug_add(struct hotplug *h, enum hotplug_kind kind, const char *spec,
 		  rc == 0 ? (int)d.info.slot : -1, rc);
 	if (rc < 0)
 		return rc;
-	log_info("hotplug: %s %s added in slot %u", kind_name(kind), d.info.id, d.info.slot);
+	log_notice("hotplug: %s %s added in slot %u", kind_name(kind), d.info.id, d.info.slot);
 	if (out)
 		*out = d.info;
-	if (fn)
-		fn(opaque, true, &d.info, "guest");
+	hp_emit(h, true, &d.info, "guest");
 	return 0;
 }
 
@@ -362,6 +374,8 @@ void hotplug_set_event_fn(struct hotplug *h, hotplug_event_fn fn, void *opaque)
 	pthread_mutex_lock(&h->lock);
 	h->event = fn;
 	h->event_opaque = opaque;
+	while (h->event_calls)     /* the old callback is not running afterwards */
+		pthread_cond_wait(&h->idle, &h->lock);
 	pthread_mutex_unlock(&h->lock);
 }
 
@@ -379,6 +393,7 @@ int hotplug_create(const struct hotplug_env *env, struct hotplug **out)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&h->cond, &ca);
+	pthread_cond_init(&h->idle, NULL);
 	pthread_condattr_destroy(&ca);
 	rc = -pthread_create(&h->thread, NULL, hp_thread, h);
 	if (rc < 0) {
@@ -407,6 +422,7 @@ void hotplug_destroy(struct hotplug *h)
 	if (h->thread_started)
 		pthread_join(h->thread, NULL);
 	pthread_cond_destroy(&h->cond);
+	pthread_cond_destroy(&h->idle);
 	pthread_mutex_destroy(&h->add_lock);
 	pthread_mutex_destroy(&h->lock);
 	free(h);

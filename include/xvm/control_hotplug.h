@@ -11,5 +11,9 @@ struct hotplug;
  * events to c's subscribers. h must outlive the control thread. 0 or
  * -errno. */
 int control_hotplug_register(struct control *c, struct hotplug *h);
+/* Stop sending h's events to the control socket (before it is destroyed;
+ * hot-added devices torn down at exit must not reach a freed socket).
+ * NULL is fine. */
+void control_hotplug_unregister(struct hotplug *h);
 
 #endif

@@ -62,6 +62,9 @@ typedef void (*hotplug_event_fn)(void *opaque, bool added,
 
 /* Create the module, hook the eject register, start its thread. 0 or -errno. */
 int hotplug_create(const struct hotplug_env *env, struct hotplug **out);
+/* Set (or clear, fn NULL) the event callback. When it returns the previous
+ * callback is not running and will not be called again: clear it before
+ * freeing what it uses (the control socket). Not from the callback. */
 void hotplug_set_event_fn(struct hotplug *h, hotplug_event_fn fn, void *opaque);
 /* Add a device from a --disk or --net spec. On success *out describes it
  * (id, slot, mac). On error returns -errno with a one-line reason in err
