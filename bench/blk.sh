@@ -47,7 +47,8 @@ host_run() { # pread-args key
 }
 
 echo "virtio-blk bench: $(nproc) cores, $( [ -d /sys/module/kvm_pvm ] && echo PVM || echo VMX/SVM ) KVM," \
-     "${SIZE_MB} MiB file in the page cache, QEMU iothread=$QEMU_IOTHREAD, interleaved runs, medians of $RUNS"
+     "${SIZE_MB} MiB file in the page cache, QEMU iothread=$QEMU_IOTHREAD, interleaved runs, medians of $RUNS," \
+     "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 HDR=$(printf '%-26s %-6s %10s %10s' workload format xvm qemu)
 [ -n "$XVM_B" ] && HDR+=$(printf ' %10s %8s' xvm-B xvm/B)
 printf '%s %10s %8s %8s\n' "$HDR" host xvm/qemu xvm/host
@@ -74,5 +75,6 @@ for w in "randread 4k qd1 (IOPS)|blk.mode=0 blk.bs=4096 blk.qd=1 blk.n=3000|iops
         printf '%s %10s %8s %8s\n' "$LINE" "$h" "$(ratio "$x" "$q")" "$(ratio "$x" "$h")"
     done
 done
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (polling on both sides suffers when other work wants the CPUs)"
 echo "targets: xvm/qemu >= 1.5 (IOPS), >= 1.0 (MiB/s); xvm/host >= 0.5 (host = bench-pread on the raw file;" \
      "no host figure for writes)"
