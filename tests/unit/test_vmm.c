@@ -4,6 +4,8 @@
 #include <elf.h>
 #include <errno.h>
 #include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -57,6 +59,64 @@ static void test_iobus(void)
 	CHECK(iobus_dispatch(&b, 0x3f8, d, 9, false) == -ENOENT);
 	CHECK(hits == 3);
 	iobus_free(&b);
+}
+
+/* Registration while other threads dispatch (PCI hotplug): a handler never
+ * runs for a range after iobus_unregister() returned. */
+struct hp_dev_state {
+	atomic_int alive;           /* 1 between register and unregister's return */
+	atomic_int bad;             /* handler ran while not alive */
+};
+static struct hp_dev_state hp_state[4];
+static struct iobus hp_bus;
+static atomic_int hp_stop;
+
+static void hp_dev(void *opaque, uint64_t off, uint8_t *data, unsigned len, bool wr)
+{
+	struct hp_dev_state *st = opaque;
+
+	(void)off, (void)data, (void)len, (void)wr;
+	for (volatile int i = 0; i < 300; i++)   /* a handler takes a while */
+		;
+	if (!atomic_load(&st->alive))
+		atomic_fetch_add(&st->bad, 1);
+}
+
+static void *hp_vcpu(void *arg)
+{
+	uint8_t d[4];
+	unsigned n = 0;
+
+	(void)arg;
+	while (!atomic_load(&hp_stop))
+		iobus_dispatch(&hp_bus, 0x10000 + 0x1000 * (n++ % 4), d, 4, false);
+	return NULL;
+}
+
+static void test_iobus_hotplug(void)
+{
+	pthread_t t[2];
+	int bad = 0;
+
+	iobus_init(&hp_bus);
+	for (int i = 0; i < 2; i++)
+		CHECK(pthread_create(&t[i], NULL, hp_vcpu, NULL) == 0);
+	for (unsigned round = 0; round < 20000; round++) {
+		struct hp_dev_state *st = &hp_state[round % 4];
+		uint64_t base = 0x10000 + 0x1000 * (round % 4);
+
+		atomic_store(&st->alive, 1);
+		CHECK(iobus_register(&hp_bus, base, 0x1000, hp_dev, st, "hp") == 0);
+		CHECK(iobus_unregister(&hp_bus, base, NULL) == 0);
+		atomic_store(&st->alive, 0);   /* no handler may run from here on */
+	}
+	atomic_store(&hp_stop, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < 4; i++)
+		bad += atomic_load(&hp_state[i].bad);
+	CHECK(bad == 0 && hp_bus.n == 0);
+	iobus_free(&hp_bus);
 }
 
 static void test_guestmem(void)
@@ -265,6 +325,7 @@ int main(void)
 {
 	log_init("test-vmm", LOG_ERR); /* hostile-input error lines are expected */
 	test_iobus();
+	test_iobus_hotplug();
 	test_guestmem();
 	test_e820();
 	test_cpuid();
