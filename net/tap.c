@@ -11,6 +11,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* Which offloads would the tap give us? Ask, then switch them off. */
+static void tap_probe_offloads(struct tap *t)
+{
+	if (ioctl(t->fd, TUNSETOFFLOAD, TAP_OFF_CSUM) == 0)
+		t->offload_ok |= TAP_OFF_CSUM;
+	if (ioctl(t->fd, TUNSETOFFLOAD, TAP_OFF_CSUM | TAP_OFF_TSO4 | TAP_OFF_TSO6) == 0)
+		t->offload_ok |= TAP_OFF_TSO4 | TAP_OFF_TSO6;
+	ioctl(t->fd, TUNSETOFFLOAD, 0);
+}
+
 int tap_open(const char *name, struct tap *t)
 {
 	struct ifreq ifr = { 0 };
@@ -37,12 +47,29 @@ int tap_open(const char *name, struct tap *t)
 	t->fd = fd;
 	t->created = !existed;
 	snprintf(t->name, sizeof(t->name), "%s", ifr.ifr_name);
-	/* which offloads would the tap give us? (ask, then switch them off) */
-	if (ioctl(fd, TUNSETOFFLOAD, TAP_OFF_CSUM) == 0)
-		t->offload_ok |= TAP_OFF_CSUM;
-	if (ioctl(fd, TUNSETOFFLOAD, TAP_OFF_CSUM | TAP_OFF_TSO4 | TAP_OFF_TSO6) == 0)
-		t->offload_ok |= TAP_OFF_TSO4 | TAP_OFF_TSO6;
-	ioctl(fd, TUNSETOFFLOAD, 0);
+	tap_probe_offloads(t);
+	return 0;
+}
+
+int tap_adopt(int fd, const char *name, struct tap *t)
+{
+	struct ifreq ifr = { 0 };
+	int hdr = TAP_VNET_HDR_LEN;
+
+	memset(t, 0, sizeof(*t));
+	t->fd = -1;
+	if (ioctl(fd, TUNGETIFF, &ifr) < 0 || !(ifr.ifr_flags & IFF_TAP) ||
+	    !(ifr.ifr_flags & IFF_VNET_HDR) || ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0 ||
+	    ioctl(fd, TUNSETOFFLOAD, 0) < 0) {
+		int rc = errno ? -errno : -EINVAL;
+		close(fd);
+		return rc;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	t->fd = fd;
+	t->created = true;
+	snprintf(t->name, sizeof(t->name), "%s", ifr.ifr_name[0] ? ifr.ifr_name : name);
+	tap_probe_offloads(t);
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 
 #include "xvm/evloop.h"
 #include "xvm/log.h"
+#include "xvm/net_helper.h"
 #include "xvm/tap.h"
 #include "xvm/trace.h"
 #include "xvm/util.h"
@@ -455,13 +456,23 @@ static int vnet_open_tap(struct vnet *n, const struct vnet_opts *o)
 	struct epoll_event ev = { .events = EPOLLIN };
 	int rc;
 
+	bool helper = false;
+
 	if (o->fd >= 0) {
 		tap_from_fd(o->fd, &n->tap);
 	} else if ((rc = tap_open(o->tap ? o->tap : "xvm%d", &n->tap)) < 0) {
-		log_err("--net tap=%s: %s", o->tap ? o->tap : "xvm%d", tap_strerror(rc));
-		return rc;
+		/* no CAP_NET_ADMIN: the helper makes bridge= taps (net_helper.h) */
+		if (!o->tap && o->bridge && (rc == -EPERM || rc == -EACCES)) {
+			if ((rc = net_helper_open(o->bridge, &n->tap)) < 0)
+				return rc;
+			helper = true;
+		} else {
+			log_err("--net tap=%s: %s", o->tap ? o->tap : "xvm%d", tap_strerror(rc));
+			return rc;
+		}
 	}
-	if (o->fd < 0 && o->bridge && (rc = tap_add_to_bridge(&n->tap, o->bridge)) < 0) {
+	if (o->fd < 0 && o->bridge && !helper &&
+	    (rc = tap_add_to_bridge(&n->tap, o->bridge)) < 0) {
 		log_err("--net bridge=%s: %s", o->bridge,
 			rc == -ENODEV ? "no such bridge" :
 			rc == -EOPNOTSUPP ? "not a bridge" : strerror(-rc));

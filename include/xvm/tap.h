@@ -37,6 +37,11 @@ int tap_open(const char *name, struct tap *t);
  * by itself when it disappears). 0 or -errno: -ENODEV no such bridge,
  * -EOPNOTSUPP br is not a bridge, -EPERM. */
 int tap_add_to_bridge(struct tap *t, const char *br);
+/* Take over fd, a tap another process made for us (xvm-net-helper): check
+ * it is a tap with IFF_VNET_HDR, set the header size, non-blocking,
+ * offloads off, probe offload_ok; created is set (it dies with the fd).
+ * 0, or -errno with fd closed. */
+int tap_adopt(int fd, const char *name, struct tap *t);
 /* Wrap an fd that already speaks the 12-byte header framing (a socketpair in
  * tests); no offloads. Never fails. */
 void tap_from_fd(int fd, struct tap *t);
