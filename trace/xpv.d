@@ -25,6 +25,10 @@ provider xpv {
 	   name, rc 0 or -errno */
 	probe control__start(int domid, char *cmd);
 	probe control__end(int domid, char *cmd, int rc);
+	/* xvmd lifecycle operations (API ops create, destroy, shutdown, reboot,
+	   pause, unpause, block-attach, ...): domid 0 at create start */
+	probe lifecycle__start(char *op, int domid);
+	probe lifecycle__end(char *op, int domid, int rc);
 	/* one per VM exit handled in userspace: reason is KVM_EXIT_*, addr the
 	   port or guest-physical address (0 when none) */
 	probe exit(int domid, int vcpu, int reason, unsigned long long addr);

@@ -1,0 +1,359 @@
+/* xvmd_api_dev.c - API ops that go through the VMM's stats and devices:
+ * vcpu-list, stats, block-attach/-detach/-list, network-attach/-detach/-list.
+ *
+ * Hotplug follows the store protocol of docs/design/toolstack.md: the
+ * backend and frontend directories are written with state 1, the VMM is
+ * asked to disk-add/nic-add, then state 4 and hotplug-status "connected"
+ * (on failure "error" and hotplug-error, and the directories go). Detach:
+ * online 0, state 5, the VMM removes the device, both directories go. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "xvm/store.h"
+#include "xvm/trace.h"
+#include "xvm/xvmd.h"
+
+#define ADD(o, k, v) json_object_object_add(o, k, v)
+#define JS(s) json_object_new_string(s)
+#define JI(n) json_object_new_int64((int64_t)(n))
+
+static void sw(const char *val, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sw(const char *val, const char *fmt, ...)
+{
+	char p[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(p, sizeof(p), fmt, ap);
+	va_end(ap);
+	xvmd_store_set(p, val ? val : "");
+}
+
+static char *sr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *sr(const char *fmt, ...)
+{
+	char p[512], *v = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(p, sizeof(p), fmt, ap);
+	va_end(ap);
+	if (store_read(xvmd.st, 0, p, &v, NULL) < 0)
+		return strdup("");
+	return v;
+}
+
+json_object *op_vcpu_list(struct xvmd_client *cl, json_object *q)
+{
+	json_object *r, *a, *e = NULL;
+	struct xvmd_dom *one = NULL;
+	char err[256];
+
+	(void)cl;
+	if (xvmd_str_arg(q, "domain") && !(one = xvmd_dom_arg(q, &e)))
+		return e;
+	a = json_object_new_array();
+	for (int i = 1; i < XVMD_MAX_DOMS; i++) {
+		struct xvmd_dom *d = xvmd.doms[i];
+		json_object *s, *vs;
+
+		if (!d || (one && one != d) || d->pid <= 0 ||
+		    !(s = xvmd_ctl(d, "stats", NULL, err, sizeof(err))))
+			continue;
+		vs = json_object_object_get(s, "vcpus");
+		for (size_t k = 0; vs && k < json_object_array_length(vs); k++) {
+			json_object *v = json_object_array_get_idx(vs, k), *o = json_object_new_object();
+
+			ADD(o, "domid", JI(d->domid));
+			ADD(o, "name", JS(d->name));
+			ADD(o, "vcpu", json_object_get(json_object_object_get(v, "id")));
+			ADD(o, "tid", json_object_get(json_object_object_get(v, "tid")));
+			ADD(o, "cpu_ns", json_object_get(json_object_object_get(v, "cpu_ns")));
+			ADD(o, "state", json_object_get(json_object_object_get(v, "state")));
+			ADD(o, "affinity", JS("all"));
+			json_object_array_add(a, o);
+		}
+		json_object_put(s);
+	}
+	r = xvmd_ok();
+	ADD(r, "vcpus", a);
+	return r;
+}
+
+json_object *op_stats(struct xvmd_client *cl, json_object *q)
+{
+	json_object *r = xvmd_ok(), *a = json_object_new_array();
+	char err[256];
+
+	(void)cl, (void)q;
+	for (int i = 1; i < XVMD_MAX_DOMS; i++) {
+		struct xvmd_dom *d = xvmd.doms[i];
+		json_object *s;
+
+		if (!d)
+			continue;
+		s = d->pid > 0 ? xvmd_ctl(d, "stats", NULL, err, sizeof(err)) : NULL;
+		if (!s)
+			s = json_object_new_object();
+		json_object_object_del(s, "ok");
+		ADD(s, "domid", JI(d->domid));
+		ADD(s, "name", JS(d->name));
+		ADD(s, "state", JS(d->state == DOM_PAUSED ? "--p---" :
+				   d->state == DOM_SHUTDOWN ? "---s--" :
+				   d->state == DOM_CRASHED ? "----c-" : "r-----"));
+		ADD(s, "maxmem_kib", JI(d->cfg->maxmem_mib * 1024));
+		if (!json_object_object_get(s, "vcpus"))
+			ADD(s, "vcpus", JI(d->cfg->vcpus));
+		json_object_array_add(a, s);
+	}
+	ADD(r, "domains", a);
+	return r;
+}
+
+/* xvda -> 51712 + 16*index (Xen's xvd numbering); -1 when not xvd/hd/sd */
+static int vdev_devid(const char *v)
+{
+	if (!strncmp(v, "xvd", 3) && v[3] >= 'a' && v[3] <= 'z' && !v[4])
+		return 51712 + (v[3] - 'a') * 16;
+	if ((v[0] == 'h' || v[0] == 's') && v[1] == 'd' && v[2] >= 'a' && v[2] <= 'z' && !v[3])
+		return (v[0] == 'h' ? 768 : 2048) + (v[2] - 'a') * 16;
+	return -1;
+}
+
+static void vbd_remove(struct xvmd_dom *d, int devid)
+{
+	char p[128];
+
+	snprintf(p, sizeof(p), "/local/domain/0/backend/vbd/%d/%d", d->domid, devid);
+	store_rm(xvmd.st, 0, p);
+	snprintf(p, sizeof(p), "/local/domain/%d/device/vbd/%d", d->domid, devid);
+	store_rm(xvmd.st, 0, p);
+}
+
+static json_object *vbd_add(struct xvmd_dom *d, const struct xlcfg_disk *k, int devid)
+{
+	const char *bp = "/local/domain/0/backend/vbd";
+	json_object *args = json_object_new_object(), *r;
+	char spec[1200], err[512], id[16];
+	int fd;
+
+	snprintf(id, sizeof(id), "%d", d->domid);
+	sw(id, "%s/%d/%d/frontend-id", bp, d->domid, devid);
+	sw(k->target, "%s/%d/%d/params", bp, d->domid, devid);
+	sw(xlcfg_format_name(k->format), "%s/%d/%d/type", bp, d->domid, devid);
+	sw(k->readonly ? "r" : "w", "%s/%d/%d/mode", bp, d->domid, devid);
+	sw(k->vdev, "%s/%d/%d/dev", bp, d->domid, devid);
+	sw("disk", "%s/%d/%d/device-type", bp, d->domid, devid);
+	sw("1", "%s/%d/%d/online", bp, d->domid, devid);
+	sw("1", "%s/%d/%d/state", bp, d->domid, devid);
+	sw(k->vdev, "/local/domain/%d/device/vbd/%d/virtual-device", d->domid, devid);
+	sw("1", "/local/domain/%d/device/vbd/%d/state", d->domid, devid);
+	fd = open(k->target, k->readonly ? O_RDONLY : O_RDWR);
+	if (fd < 0) {
+		snprintf(err, sizeof(err), "%s: %s: %s", d->name, k->target, strerror(errno));
+		goto fail;
+	}
+	close(fd);
+	snprintf(spec, sizeof(spec), "%s,format=%s,id=%s%s", k->target,
+		 k->format == XLCFG_FMT_QCOW2 ? "qcow2" : "raw", k->vdev,
+		 k->readonly ? ",readonly" : "");
+	ADD(args, "spec", JS(spec));
+	r = xvmd_ctl(d, "disk-add", args, err, sizeof(err));
+	args = NULL;
+	if (!r)
+		goto fail;
+	json_object_put(r);
+	sw("4", "%s/%d/%d/state", bp, d->domid, devid);
+	sw("connected", "%s/%d/%d/hotplug-status", bp, d->domid, devid);
+	sw("4", "/local/domain/%d/device/vbd/%d/state", d->domid, devid);
+	r = xvmd_ok();
+	ADD(r, "vdev", JS(k->vdev));
+	ADD(r, "devid", JI(devid));
+	return r;
+fail:
+	json_object_put(args);
+	sw("error", "%s/%d/%d/hotplug-status", bp, d->domid, devid);
+	sw(err, "%s/%d/%d/hotplug-error", bp, d->domid, devid);
+	vbd_remove(d, devid);
+	return xvmd_err("%s", err);
+}
+
+json_object *op_block_attach(struct xvmd_client *cl, json_object *q)
+{
+	json_object *e = NULL, *r;
+	struct xvmd_dom *d = xvmd_dom_arg(q, &e);
+	const char *spec = xvmd_str_arg(q, "spec");
+	struct xlcfg_disk k;
+	struct xlcfg_error ce;
+	size_t at;
+	char *old;
+	int devid;
+
+	(void)cl;
+	if (!d)
+		return e;
+	if (!spec)
+		return xvmd_err("missing 'spec'");
+	if (d->pid <= 0)
+		return xvmd_err("%s: not running", d->name);
+	if (xlcfg_parse_disk(spec, &k, &at, &ce) < 0)
+		return xvmd_err("disk spec '%s': %s", spec, ce.msg);
+	devid = vdev_devid(k.vdev);
+	if (devid < 0 || !k.target) {
+		r = xvmd_err("disk spec '%s': need a target and an xvd/hd/sd vdev", spec);
+		goto out;
+	}
+	old = sr("/local/domain/0/backend/vbd/%d/%d/dev", d->domid, devid);
+	if (old && *old) {
+		free(old);
+		r = xvmd_err("%s: %s is already attached", d->name, k.vdev);
+		goto out;
+	}
+	free(old);
+	XVM_PROBE(LIFECYCLE_START, (char *)"block-attach", d->domid);
+	r = vbd_add(d, &k, devid);
+	XVM_PROBE(LIFECYCLE_END, (char *)"block-attach", d->domid,
+		  json_object_get_boolean(json_object_object_get(r, "ok")) ? 0 : -EIO);
+out:
+	xlcfg_disk_clear(&k);
+	return r;
+}
+
+json_object *op_block_detach(struct xvmd_client *cl, json_object *q)
+{
+	json_object *e = NULL, *args, *r;
+	struct xvmd_dom *d = xvmd_dom_arg(q, &e);
+	const char *vdev = xvmd_str_arg(q, "vdev");
+	char err[512], *dev;
+	int devid;
+
+	(void)cl;
+	if (!d)
+		return e;
+	devid = vdev ? vdev_devid(vdev) : -1;
+	if (devid < 0 && vdev)
+		devid = atoi(vdev);
+	dev = sr("/local/domain/0/backend/vbd/%d/%d/dev", d->domid, devid);
+	if (!dev || !*dev) {
+		free(dev);
+		return xvmd_err("%s: no disk %s", d->name, vdev ? vdev : "(none given)");
+	}
+	sw("0", "/local/domain/0/backend/vbd/%d/%d/online", d->domid, devid);
+	sw("5", "/local/domain/0/backend/vbd/%d/%d/state", d->domid, devid);
+	args = json_object_new_object();
+	ADD(args, "id", JS(dev));
+	ADD(args, "force", json_object_new_boolean(1));
+	XVM_PROBE(LIFECYCLE_START, (char *)"block-detach", d->domid);
+	r = d->pid > 0 ? xvmd_ctl(d, "disk-remove", args, err, sizeof(err)) : NULL;
+	XVM_PROBE(LIFECYCLE_END, (char *)"block-detach", d->domid, r ? 0 : -EIO);
+	free(dev);
+	if (!r && d->pid > 0)
+		return xvmd_err("%s", err);
+	json_object_put(r);
+	vbd_remove(d, devid);
+	return xvmd_ok();
+}
+
+/* the children of a store directory, as a malloc'd block (NULL: none) */
+static char **sdir(unsigned *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char **sdir(unsigned *n, const char *fmt, ...)
+{
+	char p[512], **names = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(p, sizeof(p), fmt, ap);
+	va_end(ap);
+	*n = 0;
+	if (store_directory(xvmd.st, 0, p, &names, n) < 0)
+		return NULL;
+	return names;
+}
+
+json_object *op_block_list(struct xvmd_client *cl, json_object *q)
+{
+	json_object *e = NULL, *r, *a;
+	struct xvmd_dom *d = xvmd_dom_arg(q, &e);
+	const char *bp = "/local/domain/0/backend/vbd";
+	static const char *const keys[][2] = { { "vdev", "dev" }, { "params", "params" },
+					       { "type", "type" }, { "mode", "mode" },
+					       { "state", "state" } };
+	char **ids;
+	unsigned n;
+
+	(void)cl;
+	if (!d)
+		return e;
+	ids = sdir(&n, "%s/%d", bp, d->domid);
+	a = json_object_new_array();
+	for (unsigned i = 0; i < n; i++) {
+		json_object *o = json_object_new_object();
+
+		ADD(o, "devid", JI(atoi(ids[i])));
+		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+			char *v = sr("%s/%d/%s/%s", bp, d->domid, ids[i], keys[k][1]);
+
+			if (!strcmp(keys[k][0], "state"))
+				ADD(o, "state", JI(atoi(v ? v : "0")));
+			else
+				ADD(o, keys[k][0], JS(v ? v : ""));
+			free(v);
+		}
+		json_object_array_add(a, o);
+	}
+	free(ids);
+	r = xvmd_ok();
+	ADD(r, "disks", a);
+	return r;
+}
+
+json_object *op_network_attach(struct xvmd_client *cl, json_object *q)
+{
+	(void)cl, (void)q;
+	return xvmd_err("network-attach: not supported by this xvmd yet");
+}
+
+json_object *op_network_detach(struct xvmd_client *cl, json_object *q)
+{
+	(void)cl, (void)q;
+	return xvmd_err("network-detach: not supported by this xvmd yet");
+}
+
+json_object *op_network_list(struct xvmd_client *cl, json_object *q)
+{
+	json_object *e = NULL, *r, *a;
+	struct xvmd_dom *d = xvmd_dom_arg(q, &e);
+	const char *bp = "/local/domain/0/backend/vif";
+	char **ids;
+	unsigned n;
+
+	(void)cl;
+	if (!d)
+		return e;
+	ids = sdir(&n, "%s/%d", bp, d->domid);
+	a = json_object_new_array();
+	for (unsigned i = 0; i < n; i++) {
+		json_object *o = json_object_new_object();
+		char *mac = sr("%s/%d/%s/mac", bp, d->domid, ids[i]);
+		char *br = sr("%s/%d/%s/bridge", bp, d->domid, ids[i]);
+		char *vn = sr("%s/%d/%s/vifname", bp, d->domid, ids[i]);
+		char *st = sr("%s/%d/%s/state", bp, d->domid, ids[i]);
+
+		ADD(o, "devid", JI(atoi(ids[i])));
+		ADD(o, "mac", JS(mac ? mac : ""));
+		ADD(o, "bridge", JS(br ? br : ""));
+		ADD(o, "vifname", JS(vn ? vn : ""));
+		ADD(o, "state", JI(atoi(st ? st : "0")));
+		free(mac), free(br), free(vn), free(st);
+		json_object_array_add(a, o);
+	}
+	free(ids);
+	r = xvmd_ok();
+	ADD(r, "nics", a);
+	return r;
+}
