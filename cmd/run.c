@@ -43,6 +43,7 @@ static const char run_usage[] =
 "                        [,poll=US] (ring polling after a batch, default 64)\n"
 "      --net SPEC        a virtio-net NIC on a tap (repeatable, up to 8):\n"
 "                        tap=NAME|bridge=BR[,mac=XX:XX:XX:XX:XX:XX][,id=NAME]\n"
+"                        [,vhost=auto|off] (userspace data path; vhost-net not yet)\n"
 "      --rng SPEC        virtio-rng entropy device (default on): on, off,\n"
 "                        rate=BYTES[/s] (limit, e.g. rate=64K)\n"
 "      --no-rng          no virtio-rng device (same as --rng off)\n"

@@ -59,6 +59,8 @@ provider xpv {
 	probe net__rx(int domid, int nic, unsigned int bytes, unsigned int packets);
 	probe net__tap__error(int domid, int nic, int rc);
 	probe net__drop(int domid, int nic, char *why);
+	/* the data path a NIC uses: "userspace" (or, later, "vhost") */
+	probe net__backend(int domid, int nic, char *path);
 	/* pvpanic: the guest wrote event (1 panicked, 2 crash kernel loaded) */
 	probe guest__panic(int domid, unsigned int event);
 

@@ -26,6 +26,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "xvm/vhost.h"
+
 struct vm;
 struct pci_bus;
 struct evloop;
@@ -50,6 +52,7 @@ struct vnet_opts {
 	const char *id;          /* name in logs and probes (default "net<index>") */
 	uint8_t mac[6];
 	bool mac_set;            /* else the default MAC */
+	enum vhost_mode vhost;   /* vhost=on|off|auto (auto: userspace today) */
 	int fd;                  /* >= 0: use this fd as the tap (tests; the
 				  * device owns it); -1: open `tap` */
 };
@@ -61,7 +64,7 @@ struct vnet_stats {
 	uint64_t tap_errors;     /* tap reads or writes that failed */
 };
 
-/* Parse "tap=NAME|bridge=BR[,mac=XX:XX:XX:XX:XX:XX][,id=NAME]" (the --net
+/* Parse "tap=NAME|bridge=BR[,mac=XX:XX:XX:XX:XX:XX][,id=NAME][,vhost=on|off|auto]" (the --net
  * option; tap= and bridge= together: that tap into that bridge); strings
  * point into buf (at least strlen(spec)+1 bytes). 0 or -EINVAL (one line
  * logged). */

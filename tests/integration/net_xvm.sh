@@ -68,6 +68,7 @@ host xt0 1 gso
 run -v --net tap=xt0 --cmdline "tests=net net.echo=1 net.offload=1 net.udp=1 net.wait_ms=20000"
 wait $HOSTPID; wait $UDPPID
 grep -q '^XTEST net PASS .*udp=sent tx=ok echoed=1' "$T/out" || fail "offload run: net test did not pass"
+grep -q 'nic net0: data path userspace (' "$T/err" || fail "no line saying which data path the NIC uses"
 grep -q 'nic net0: guest features 0x[0-9a-f]*, tap offloads 0x7$' "$T/err" ||
     fail "tap offloads not set to CSUM|TSO4|TSO6 for the guest's features"
 grep -q '^UDP XVM-UDP-CSUM$' "$T/udp" || fail "the NEEDS_CSUM datagram did not reach the socket: $(cat "$T/udp")"
@@ -123,6 +124,7 @@ bad '^xvm: --net bridge=nosuchbr: no such bridge$' --net bridge=nosuchbr
 bad '^xvm: --net bridge=lo: not a bridge$' --net bridge=lo
 bad "^xvm: --net .*malformed MAC 'zz:" --net tap=xvmbad0,mac=zz:00:00:00:00:01
 bad '^xvm: --net tap=lo: exists and is not a tap$' --net tap=lo
+bad '^xvm: --net vhost=on: ' --net tap=xvmbad2,vhost=on     # not driven yet: refused, tap gone
 ip netns exec "$NS" python3 -c 'import fcntl,struct,time,os
 fd=os.open("/dev/net/tun",os.O_RDWR); fcntl.ioctl(fd,0x400454ca,struct.pack("16sH","xtbusy".encode(),0x1002))
 open("'"$T"'/held","w").close(); time.sleep(30)' &
