@@ -410,7 +410,7 @@ static pid_t spawn_detached(struct xvmd_dom *d, char **argv)
 /* wait (bounded) until the VMM answers `status`; keep its pty */
 static int wait_ready(struct xvmd_dom *d, char *err, size_t errsz)
 {
-	for (int i = 0; i < 500; i++) {
+	for (int i = 0; i < 2500; i++) {
 		char e[256];
 		json_object *r, *pty;
 		char cs[XVMD_PATH + 32];
@@ -425,7 +425,7 @@ static int wait_ready(struct xvmd_dom *d, char *err, size_t errsz)
 		}
 		if (kill(d->pid, 0) && errno == ESRCH)
 			break;
-		usleep(10000);
+		usleep(2000);
 	}
 	char lp[XVMD_PATH + 32], line[400] = "no output";
 	snprintf(lp, sizeof(lp), "%s/vmm.log", d->dir);
@@ -497,13 +497,11 @@ static void drop_vmm(struct xvmd_dom *d)
 
 void xvmd_dom_destroy(struct xvmd_dom *d)
 {
-	if (d->pid > 0) {
+	/* SIGKILL through the pidfd (no pid reuse race); the kernel tears the
+	 * VM down, nothing of it is left for xvmd to wait for */
+	if (d->pid > 0 && (d->pidfd < 0 || syscall(SYS_pidfd_send_signal, d->pidfd, SIGKILL,
+						   NULL, 0) < 0))
 		kill(d->pid, SIGKILL);
-		/* the pidfd turns readable once it is gone */
-		struct pollfd p = { .fd = d->pidfd, .events = POLLIN };
-		if (d->pidfd >= 0)
-			poll(&p, 1, 2000);
-	}
 	drop_vmm(d);
 	xvmd_store_remove(d);
 	xvmd.doms[d->domid] = NULL;
