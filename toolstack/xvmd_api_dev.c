@@ -8,6 +8,8 @@
  * online 0, state 5, the VMM removes the device, both directories go. */
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
+#include <strings.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,6 +252,8 @@ json_object *op_block_detach(struct xvmd_client *cl, json_object *q)
 	ADD(args, "force", json_object_new_boolean(1));
 	XVM_PROBE(LIFECYCLE_START, (char *)"block-detach", d->domid);
 	r = d->pid > 0 ? xvmd_ctl(d, "disk-remove", args, err, sizeof(err)) : NULL;
+	if (d->pid <= 0)
+		json_object_put(args);
 	XVM_PROBE(LIFECYCLE_END, (char *)"block-detach", d->domid, r ? 0 : -EIO);
 	free(dev);
 	if (!r && d->pid > 0)
@@ -312,16 +316,153 @@ json_object *op_block_list(struct xvmd_client *cl, json_object *q)
 	return r;
 }
 
+static void vif_remove(struct xvmd_dom *d, int devid)
+{
+	char p[128];
+
+	snprintf(p, sizeof(p), "/local/domain/0/backend/vif/%d/%d", d->domid, devid);
+	store_rm(xvmd.st, 0, p);
+	snprintf(p, sizeof(p), "/local/domain/%d/device/vif/%d", d->domid, devid);
+	store_rm(xvmd.st, 0, p);
+}
+
+/* the lowest devid without a backend directory */
+static int vif_free_devid(struct xvmd_dom *d)
+{
+	for (int id = 0; id < 64; id++) {
+		char *v = sr("/local/domain/0/backend/vif/%d/%d/handle", d->domid, id);
+		bool used = v && *v;
+
+		free(v);
+		if (!used)
+			return id;
+	}
+	return -1;
+}
+
+static json_object *vif_add(struct xvmd_dom *d, const struct xlcfg_vif *v, int devid)
+{
+	const char *bp = "/local/domain/0/backend/vif";
+	const char *br = v->bridge ? v->bridge : "xenbr0";
+	json_object *args = json_object_new_object(), *r, *m;
+	char spec[256], err[512], id[16], h[16], mac[32] = "";
+
+	snprintf(id, sizeof(id), "%d", d->domid);
+	snprintf(h, sizeof(h), "%d", devid);
+	if (v->mac_set)
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", v->mac[0], v->mac[1],
+			 v->mac[2], v->mac[3], v->mac[4], v->mac[5]);
+	sw(id, "%s/%d/%d/frontend-id", bp, d->domid, devid);
+	sw(br, "%s/%d/%d/bridge", bp, d->domid, devid);
+	sw(h, "%s/%d/%d/handle", bp, d->domid, devid);
+	sw("1", "%s/%d/%d/online", bp, d->domid, devid);
+	sw("1", "%s/%d/%d/state", bp, d->domid, devid);
+	sw(h, "/local/domain/%d/device/vif/%d/handle", d->domid, devid);
+	sw("1", "/local/domain/%d/device/vif/%d/state", d->domid, devid);
+	snprintf(spec, sizeof(spec), "bridge=%s%s%s,id=vif%d", br, *mac ? ",mac=" : "", mac,
+		 devid);
+	ADD(args, "spec", JS(spec));
+	r = xvmd_ctl(d, "nic-add", args, err, sizeof(err));
+	if (!r) {
+		sw("error", "%s/%d/%d/hotplug-status", bp, d->domid, devid);
+		sw(err, "%s/%d/%d/hotplug-error", bp, d->domid, devid);
+		vif_remove(d, devid);
+		return xvmd_err("%s", err);
+	}
+	m = json_object_object_get(r, "mac");
+	if (m && json_object_is_type(m, json_type_string))
+		snprintf(mac, sizeof(mac), "%s", json_object_get_string(m));
+	json_object_put(r);
+	sw(mac, "%s/%d/%d/mac", bp, d->domid, devid);
+	sw(mac, "/local/domain/%d/device/vif/%d/mac", d->domid, devid);
+	sw("4", "%s/%d/%d/state", bp, d->domid, devid);
+	sw("connected", "%s/%d/%d/hotplug-status", bp, d->domid, devid);
+	sw("4", "/local/domain/%d/device/vif/%d/state", d->domid, devid);
+	r = xvmd_ok();
+	ADD(r, "devid", JI(devid));
+	ADD(r, "mac", JS(mac));
+	return r;
+}
+
 json_object *op_network_attach(struct xvmd_client *cl, json_object *q)
 {
-	(void)cl, (void)q;
-	return xvmd_err("network-attach: not supported by this xvmd yet");
+	json_object *e = NULL, *r;
+	struct xvmd_dom *d = xvmd_dom_arg(q, &e);
+	const char *spec = xvmd_str_arg(q, "spec");
+	struct xlcfg_vif v;
+	struct xlcfg_error ce;
+	size_t at;
+	int devid;
+
+	(void)cl;
+	if (!d)
+		return e;
+	if (d->pid <= 0)
+		return xvmd_err("%s: not running", d->name);
+	if (xlcfg_parse_vif(spec ? spec : "", &v, &at, &ce) < 0)
+		return xvmd_err("vif spec '%s': %s", spec ? spec : "", ce.msg);
+	devid = v.devid >= 0 ? v.devid : vif_free_devid(d);
+	if (!if_nametoindex(v.bridge ? v.bridge : "xenbr0"))
+		r = xvmd_err("%s: bridge %s: %s", d->name, v.bridge ? v.bridge : "xenbr0",
+			     strerror(errno));
+	else if (devid < 0)
+		r = xvmd_err("%s: no free vif devid", d->name);
+	else {
+		XVM_PROBE(LIFECYCLE_START, (char *)"network-attach", d->domid);
+		r = vif_add(d, &v, devid);
+		XVM_PROBE(LIFECYCLE_END, (char *)"network-attach", d->domid,
+			  json_object_get_boolean(json_object_object_get(r, "ok")) ? 0 : -EIO);
+	}
+	xlcfg_vif_clear(&v);
+	return r;
+}
+
+/* the devid named by "devid" or "mac"; -1 when none matches */
+static int vif_find(struct xvmd_dom *d, json_object *q)
+{
+	const char *mac = xvmd_str_arg(q, "mac"), *id = xvmd_str_arg(q, "devid");
+
+	for (int i = 0; i < 64; i++) {
+		char *h = sr("/local/domain/0/backend/vif/%d/%d/handle", d->domid, i);
+		char *m = sr("/local/domain/0/backend/vif/%d/%d/mac", d->domid, i);
+		bool hit = h && *h && ((id && atoi(id) == i) || (mac && m && !strcasecmp(m, mac)));
+
+		free(h);
+		free(m);
+		if (hit)
+			return i;
+	}
+	return -1;
 }
 
 json_object *op_network_detach(struct xvmd_client *cl, json_object *q)
 {
-	(void)cl, (void)q;
-	return xvmd_err("network-detach: not supported by this xvmd yet");
+	json_object *e = NULL, *args, *r;
+	struct xvmd_dom *d = xvmd_dom_arg(q, &e);
+	char err[512], id[32];
+	int devid;
+
+	(void)cl;
+	if (!d)
+		return e;
+	if ((devid = vif_find(d, q)) < 0)
+		return xvmd_err("%s: no such network device", d->name);
+	sw("0", "/local/domain/0/backend/vif/%d/%d/online", d->domid, devid);
+	sw("5", "/local/domain/0/backend/vif/%d/%d/state", d->domid, devid);
+	snprintf(id, sizeof(id), "vif%d", devid);
+	args = json_object_new_object();
+	ADD(args, "id", JS(id));
+	ADD(args, "force", json_object_new_boolean(1));
+	XVM_PROBE(LIFECYCLE_START, (char *)"network-detach", d->domid);
+	r = d->pid > 0 ? xvmd_ctl(d, "nic-remove", args, err, sizeof(err)) : NULL;
+	if (d->pid <= 0)
+		json_object_put(args);
+	XVM_PROBE(LIFECYCLE_END, (char *)"network-detach", d->domid, r ? 0 : -EIO);
+	if (!r && d->pid > 0)
+		return xvmd_err("%s", err);
+	json_object_put(r);
+	vif_remove(d, devid);
+	return xvmd_ok();
 }
 
 json_object *op_network_list(struct xvmd_client *cl, json_object *q)

@@ -360,8 +360,8 @@ static int build_argv(struct xvmd_dom *d, bool paused, char **argv)
 		if (v->mac_set)
 			snprintf(mac, sizeof(mac), ",mac=%02x:%02x:%02x:%02x:%02x:%02x", v->mac[0],
 				 v->mac[1], v->mac[2], v->mac[3], v->mac[4], v->mac[5]);
-		add_arg(argv, &n, "--net=bridge=%s%s,id=vif%zu",
-			v->bridge ? v->bridge : "xenbr0", mac, i);
+		add_arg(argv, &n, "--net=bridge=%s%s,id=vif%d",
+			v->bridge ? v->bridge : "xenbr0", mac, v->devid >= 0 ? v->devid : (int)i);
 	}
 	argv[n] = NULL;
 	return n;

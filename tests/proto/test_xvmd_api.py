@@ -144,6 +144,11 @@ class XvmdApi(unittest.TestCase):
         self.assertTrue(self.d.op("pause", domain=str(domid))["ok"])
         self.assertEqual(self.d.op("list", domain="t-life")["domains"][0]["state"], "--p---")
         self.assertTrue(self.d.op("unpause", domain="t-life")["ok"])
+        # a vif on a bridge that does not exist: refused, nothing in the store
+        r = self.d.op("network-attach", domain="t-life", spec="bridge=nosuchbr0")
+        self.assertFalse(r["ok"])
+        self.assertIn("nosuchbr0", r["error"])
+        self.assertEqual(self.d.op("network-list", domain="t-life")["nics"], [])
         r = self.d.op("destroy", domain="t-life")
         self.assertTrue(r["ok"], r)
         self.assertNotIn("t-life", self.names())
