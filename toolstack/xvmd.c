@@ -211,17 +211,26 @@ static void expire_waiters(void)
 	}
 }
 
+/* watch events: read ones and those queued while a reply was awaited */
+static void drain_store_events(void)
+{
+	char *p = NULL, *t = NULL;
+
+	for (int i = 0; i < 256 && xvmd.st && store_read_event(xvmd.st, 0, &p, &t) == 0; i++) {
+		if (!strcmp(t, "xvmd-hotplug"))
+			xvmd_hotplug_event(p);
+		free(p);
+		free(t);
+		p = t = NULL;
+	}
+}
+
 static void dispatch(void *tag)
 {
 	if (tag == &listener_tag) {
 		accept_client();
 	} else if (tag == &store_tag) {
-		char *p = NULL, *t = NULL;
-
-		while (xvmd.st && store_read_event(xvmd.st, 0, &p, &t) == 0) {
-			free(p);
-			free(t);
-		}
+		drain_store_events();
 	} else if ((struct xvmd_dom **)tag >= xvmd.doms &&
 		   (struct xvmd_dom **)tag < xvmd.doms + XVMD_MAX_DOMS) {
 		struct xvmd_dom *d = *(struct xvmd_dom **)tag;
@@ -244,6 +253,7 @@ static int run_loop(void)
 			return -errno;
 		for (int i = 0; i < n; i++)
 			dispatch(ev[i].data.ptr);
+		drain_store_events();
 		expire_waiters();
 	}
 	return 0;

@@ -498,3 +498,84 @@ json_object *op_network_list(struct xvmd_client *cl, json_object *q)
 	ADD(r, "nics", a);
 	return r;
 }
+
+/* A backend written by someone else (e.g. `xenstore-write`): state 1 asks
+ * for the device to be prepared and added, state 5 with online 0 for it to
+ * be removed. Our own ops have finished by the time their events arrive. */
+static void hotplug_vbd(struct xvmd_dom *d, int devid, int state)
+{
+	const char *bp = "/local/domain/0/backend/vbd";
+	char *params = sr("%s/%d/%d/params", bp, d->domid, devid);
+	char *dev = sr("%s/%d/%d/dev", bp, d->domid, devid);
+	char *mode = sr("%s/%d/%d/mode", bp, d->domid, devid);
+	char *type = sr("%s/%d/%d/type", bp, d->domid, devid);
+	json_object *r = NULL, *args;
+	char err[512];
+
+	if (state == 1 && params && *params && dev && *dev) {
+		struct xlcfg_disk k = { .target = params, .vdev = dev,
+					.readonly = mode && !strcmp(mode, "r"),
+					.format = type && !strcmp(type, "qcow2") ? XLCFG_FMT_QCOW2
+										 : XLCFG_FMT_RAW };
+		r = vbd_add(d, &k, devid);
+	} else if (state == 5 && dev && *dev) {
+		args = json_object_new_object();
+		ADD(args, "id", JS(dev));
+		ADD(args, "force", json_object_new_boolean(1));
+		r = xvmd_ctl(d, "disk-remove", args, err, sizeof(err));
+		vbd_remove(d, devid);
+	}
+	json_object_put(r);
+	free(params), free(dev), free(mode), free(type);
+}
+
+static void hotplug_vif(struct xvmd_dom *d, int devid, int state)
+{
+	const char *bp = "/local/domain/0/backend/vif";
+	char *br = sr("%s/%d/%d/bridge", bp, d->domid, devid);
+	json_object *r = NULL, *args;
+	char err[512], id[32];
+
+	if (state == 1) {
+		struct xlcfg_vif v = { .bridge = br && *br ? br : NULL, .devid = devid };
+
+		r = vif_add(d, &v, devid);
+	} else if (state == 5) {
+		snprintf(id, sizeof(id), "vif%d", devid);
+		args = json_object_new_object();
+		ADD(args, "id", JS(id));
+		ADD(args, "force", json_object_new_boolean(1));
+		r = xvmd_ctl(d, "nic-remove", args, err, sizeof(err));
+		vif_remove(d, devid);
+	}
+	json_object_put(r);
+	free(br);
+}
+
+void xvmd_hotplug_event(const char *path)
+{
+	char kind[8], *st;
+	int domid, devid, n = 0, state;
+	struct xvmd_dom *d;
+
+	if (sscanf(path, "/local/domain/0/backend/%7[a-z]/%d/%d/state%n", kind, &domid,
+		   &devid, &n) != 3 || path[n] || domid <= 0 || domid >= XVMD_MAX_DOMS ||
+	    devid < 0 || !(d = xvmd.doms[domid]) || d->pid <= 0)
+		return;
+	st = sr("%s", path);
+	state = st && *st ? atoi(st) : 0;
+	free(st);
+	if (state == 5) {
+		char *on = sr("/local/domain/0/backend/%s/%d/%d/online", kind, domid, devid);
+
+		if (!on || strcmp(on, "0"))
+			state = 0;
+		free(on);
+	}
+	if (state != 1 && state != 5)
+		return;
+	if (!strcmp(kind, "vbd"))
+		hotplug_vbd(d, devid, state);
+	else if (!strcmp(kind, "vif"))
+		hotplug_vif(d, devid, state);
+}

@@ -76,14 +76,14 @@ int xvmd_store_connect(void)
 		snprintf(xvmd.store_sock, sizeof(xvmd.store_sock), "%s", store_socket_path());
 	rc = store_open(xvmd.store_sock, &xvmd.st);
 	if (rc == 0)
-		return 0;
+		return store_watch(xvmd.st, "/local/domain/0/backend", "xvmd-hotplug");
 	log_info("xvmd: no store at %s, starting xvmstored", xvmd.store_sock);
 	start_store();
 	for (int i = 0; i < 300 && rc; i++) {
 		usleep(10000);
 		rc = store_open(xvmd.store_sock, &xvmd.st);
 	}
-	return rc;
+	return rc ? rc : store_watch(xvmd.st, "/local/domain/0/backend", "xvmd-hotplug");
 }
 
 static int add_disk(struct xvmd_dom *d, int devid, const struct xlcfg_disk *k)

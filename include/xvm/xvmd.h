@@ -81,6 +81,8 @@ json_object *op_network_attach(struct xvmd_client *cl, json_object *q);
 json_object *op_network_detach(struct xvmd_client *cl, json_object *q);
 json_object *op_network_list(struct xvmd_client *cl, json_object *q);
 const char *xvmd_str_arg(json_object *q, const char *k);
+/* a watch event under /local/domain/0/backend: hotplug written to the store */
+void xvmd_hotplug_event(const char *path);
 struct xvmd_dom *xvmd_dom_arg(json_object *q, json_object **err);
 
 /* xvmd_domain.c: lifecycle */

@@ -156,6 +156,29 @@ class XvmdApi(unittest.TestCase):
         self.assertFalse(self.store_has("/vm/%s" % uuid))
         self.assertFalse(os.path.exists(os.path.join(self.d.run, "dom", str(domid))))
 
+    def test_hotplug_through_the_store(self):
+        domid = self.create("t-hot")["domid"]
+        img = os.path.join(self.tmp, "hot.raw")
+        with open(img, "wb") as f:
+            f.truncate(1 << 20)
+        be = "/local/domain/0/backend/vbd/%d/51728" % domid
+        fe = "/local/domain/%d/device/vbd/51728" % domid
+        for k, v in (("params", img), ("dev", "xvdb"), ("mode", "w"), ("type", "raw"),
+                     ("online", "1"), ("state", "1")):
+            self.st.write(be + "/" + k, v)
+        self.st.write(fe + "/state", "1")
+        ok = wait_for(lambda: self.store_has(be + "/hotplug-status") and
+                      self.st.read(be + "/state") == b"4")
+        self.assertTrue(ok, "backend never connected")
+        self.assertEqual(self.st.read(be + "/hotplug-status"), b"connected")
+        disks = self.d.op("block-list", domain="t-hot")["disks"]
+        self.assertEqual([x["vdev"] for x in disks], ["xvdb"])
+        self.st.write(be + "/online", "0")
+        self.st.write(be + "/state", "5")
+        self.assertTrue(wait_for(lambda: not self.store_has(be) and not self.store_has(fe)))
+        self.assertEqual(self.d.op("block-list", domain="t-hot")["disks"], [])
+        self.d.op("destroy", domain="t-hot")
+
     def test_duplicate_name(self):
         self.create("t-dup")
         r = self.d.op("create", config=config("t-dup"), source="dup.cfg")
