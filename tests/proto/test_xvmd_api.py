@@ -179,6 +179,19 @@ class XvmdApi(unittest.TestCase):
         self.assertEqual(self.d.op("block-list", domain="t-hot")["disks"], [])
         self.d.op("destroy", domain="t-hot")
 
+    def test_died_while_away_policy_applied(self):
+        # powers off by itself after ~0.3 s; xvmd is gone by then
+        self.create("t-away", extra="tests=serve serve.ticks=3", on_poweroff="preserve")
+        self.d.kill9()
+        domdir = os.path.join(self.d.run, "dom")
+        time.sleep(1.0)
+        self.d.start()
+        dom = self.d.op("list", domain="t-away")
+        self.assertTrue(dom["ok"], dom)
+        self.assertEqual(dom["domains"][0]["state"], "---s--", dom)
+        self.assertTrue(os.path.isdir(domdir))
+        self.assertTrue(self.d.op("destroy", domain="t-away")["ok"])
+
     def test_duplicate_name(self):
         self.create("t-dup")
         r = self.d.op("create", config=config("t-dup"), source="dup.cfg")
