@@ -123,5 +123,6 @@ wait_for 10 ticks_ge 2 || fail "no ticks after reboot"
 [[ $(state) == *p* ]] || fail "create -p: state $(state)"
 "$XVM" destroy clitest || fail "destroy"
 "$XVM" list clitest >/dev/null 2>&1 && fail "clitest still listed after destroy"
+cat "$T/top"
 echo "PASS: lifecycle through the xvm CLI"
 exit 0
