@@ -147,6 +147,15 @@ json_object *api_request(const char *op)
 	return o;
 }
 
+void api_add_cwd(json_object *req)
+{
+	char *cwd = req ? getcwd(NULL, 0) : NULL;
+
+	if (cwd)
+		json_object_object_add(req, "cwd", json_object_new_string(cwd));
+	free(cwd);
+}
+
 static int unreachable(const char *path, int rc)
 {
 	log_err("cannot reach xvmd at %s: %s (start it with 'xvmd')", path, strerror(-rc));

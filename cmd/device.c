@@ -79,6 +79,8 @@ static int attach(int argc, char **argv, const char *usage)
 	req = dev_request(argv[0], argv[optind]);
 	if (req)
 		json_object_object_add(req, "spec", json_object_new_string(spec));
+	if (!strcmp(argv[0], "block-attach"))
+		api_add_cwd(req);
 	return api_run(argv[0], req, NULL);
 }
 

@@ -189,6 +189,7 @@ static int create_request(int argc, char **argv, bool paused, json_object **out)
 		json_object_array_add(ov, json_object_new_string(argv[i]));
 	json_object_object_add(req, "overrides", ov);
 	json_object_object_add(req, "paused", json_object_new_boolean(paused));
+	api_add_cwd(req);
 	free(text);
 	*out = req;
 	return 0;

@@ -608,3 +608,31 @@ void xlcfg_free(struct xlcfg *cfg)
 	free(cfg->sources);
 	free(cfg);
 }
+
+int xlcfg_resolve_path(char **path, const char *dir)
+{
+	char *abs;
+
+	if (!dir || !*dir || !path || !*path || **path == '/')
+		return 0;
+	if (*dir != '/')
+		return -EINVAL;
+	if (asprintf(&abs, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", *path) < 0)
+		return -ENOMEM;
+	free(*path);
+	*path = abs;
+	return 0;
+}
+
+int xlcfg_resolve_paths(struct xlcfg *cfg, const char *dir)
+{
+	int r;
+
+	if ((r = xlcfg_resolve_path(&cfg->kernel, dir)) ||
+	    (r = xlcfg_resolve_path(&cfg->ramdisk, dir)))
+		return r;
+	for (size_t i = 0; i < cfg->ndisks; i++)
+		if ((r = xlcfg_resolve_path(&cfg->disks[i].target, dir)))
+			return r;
+	return 0;
+}

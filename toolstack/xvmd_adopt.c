@@ -70,12 +70,14 @@ static void adopt_one(int id)
 	snprintf(d->name, sizeof(d->name), "%s", jstr(m, "name"));
 	snprintf(d->uuid, sizeof(d->uuid), "%s", jstr(m, "uuid"));
 	d->source = strdup(jstr(m, "source"));
+	d->cwd = *jstr(m, "cwd") ? strdup(jstr(m, "cwd")) : NULL;
 	d->pid = jint(m, "pid");
 	d->state = jint(m, "state");
 	d->restarts = (unsigned)jint(m, "restarts");
 	d->start_ms = (uint64_t)json_object_get_int64(json_object_object_get(m, "start_ms"));
 	json_object_put(m);
-	if (xlcfg_parse(d->source, d->text, strlen(d->text), NULL, 0, &d->cfg, &ce) < 0) {
+	if (xlcfg_parse(d->source, d->text, strlen(d->text), NULL, 0, &d->cfg, &ce) < 0 ||
+	    xlcfg_resolve_paths(d->cfg, d->cwd) < 0) {
 		log_warn("xvmd: domain %d: cannot re-read its config: %s", id, ce.msg);
 		xvmd_dom_free(d);
 		return;

@@ -138,8 +138,8 @@ static json_object *op_create(struct xvmd_client *cl, json_object *q)
 		for (size_t i = 0; i < json_object_array_length(ov) && nov < 64; i++)
 			ovs[nov++] = (char *)json_object_get_string(json_object_array_get_idx(ov, i));
 	XVM_PROBE(LIFECYCLE_START, (char *)"create", 0);
-	rc = xvmd_dom_create(text, src ? src : "config", ovs, nov, bool_arg(q, "paused"), &d,
-			     err, sizeof(err));
+	rc = xvmd_dom_create(text, src ? src : "config", xvmd_str_arg(q, "cwd"), ovs, nov,
+			     bool_arg(q, "paused"), &d, err, sizeof(err));
 	XVM_PROBE(LIFECYCLE_END, (char *)"create", rc ? 0 : d->domid, rc);
 	if (rc < 0)
 		return xvmd_err("%s", err);

@@ -205,6 +205,11 @@ json_object *op_block_attach(struct xvmd_client *cl, json_object *q)
 		return xvmd_err("%s: not running", d->name);
 	if (xlcfg_parse_disk(spec, &k, &at, &ce) < 0)
 		return xvmd_err("disk spec '%s': %s", spec, ce.msg);
+	if (xlcfg_resolve_path(&k.target, xvmd_str_arg(q, "cwd") ? xvmd_str_arg(q, "cwd")
+							       : d->cwd) < 0) {
+		r = xvmd_err("disk spec '%s': cannot resolve its path (cwd must be absolute)", spec);
+		goto out;
+	}
 	devid = vdev_devid(k.vdev);
 	if (devid < 0 || !k.target) {
 		r = xvmd_err("disk spec '%s': need a target and an xvd/hd/sd vdev", spec);

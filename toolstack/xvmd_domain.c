@@ -122,6 +122,8 @@ void xvmd_meta_write(struct xvmd_dom *d)
 	json_object_object_add(m, "pid", json_object_new_int(d->pid));
 	json_object_object_add(m, "start_ms", json_object_new_int64((int64_t)d->start_ms));
 	json_object_object_add(m, "source", json_object_new_string(d->source));
+	if (d->cwd)
+		json_object_object_add(m, "cwd", json_object_new_string(d->cwd));
 	json_object_object_add(m, "restarts", json_object_new_int((int)d->restarts));
 	json_object_object_add(m, "state", json_object_new_int(d->state));
 	json_object_object_add(m, "on_poweroff", json_object_new_string(
@@ -231,11 +233,13 @@ void xvmd_dom_free(struct xvmd_dom *d)
 	xlcfg_free(d->cfg);
 	free(d->text);
 	free(d->source);
+	free(d->cwd);
 	free(d);
 }
 
-int xvmd_dom_create(const char *text, const char *source, char *const *ov, size_t nov,
-		    bool paused, struct xvmd_dom **out, char *err, size_t errsz)
+int xvmd_dom_create(const char *text, const char *source, const char *cwd,
+		    char *const *ov, size_t nov, bool paused, struct xvmd_dom **out,
+		    char *err, size_t errsz)
 {
 	struct xlcfg_error e;
 	struct xvmd_dom *d;
@@ -251,6 +255,12 @@ int xvmd_dom_create(const char *text, const char *source, char *const *ov, size_
 		snprintf(err, errsz, "%s", e.msg);
 		goto fail;
 	}
+	if (cwd && *cwd && (rc = xlcfg_resolve_paths(d->cfg, cwd)) < 0) {
+		snprintf(err, errsz, "%s: cannot resolve paths against '%s': %s", source, cwd,
+			 rc == -EINVAL ? "not an absolute directory" : strerror(-rc));
+		goto fail;
+	}
+	d->cwd = cwd && *cwd ? strdup(cwd) : NULL;
 	rc = -EINVAL;
 	if (!d->cfg->name) {
 		snprintf(err, errsz, "%s: no name given", source);

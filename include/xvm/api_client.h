@@ -34,6 +34,9 @@ int api_call(struct api_conn *c, json_object *req, json_object **reply);
 
 /* A request object {"op": op}; NULL only when out of memory. */
 json_object *api_request(const char *op);
+/* Add "cwd" (this process's directory) so xvmd resolves relative paths in
+ * configs and disk specs where the user is, as xl does. */
+void api_add_cwd(json_object *req);
 
 /* One call for a CLI verb: connect, send req (consumed), check "ok".
  * On success returns XVM_EXIT_OK with the reply in *reply (may be NULL to

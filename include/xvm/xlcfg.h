@@ -134,6 +134,15 @@ int xlcfg_load(const char *path, char *const *overrides, size_t noverrides,
 /* Free a config and everything it owns; NULL is ignored. */
 void xlcfg_free(struct xlcfg *cfg);
 
+/* Make the relative file paths of cfg (kernel, ramdisk, disk targets)
+ * absolute against dir, an absolute directory (a toolstack daemon runs in
+ * another directory than the user who wrote the config). dir NULL or empty:
+ * nothing changes. 0, -EINVAL when dir is not absolute, or -ENOMEM (cfg is
+ * then partly resolved but still valid). */
+int xlcfg_resolve_paths(struct xlcfg *cfg, const char *dir);
+/* The same for one path: *path is replaced by a new string when relative. */
+int xlcfg_resolve_path(char **path, const char *dir);
+
 /* Parse one disk spec (xl-disk-configuration syntax) into *d (zeroed first;
  * free with xlcfg_disk_clear). Returns 0 or -EINVAL with err->msg set to the
  * problem alone (no location) and *at to the byte offset in spec it concerns,

@@ -40,6 +40,7 @@ struct xvmd_dom {
 	char pty[128];
 	char *text;         /* the config text as created (overrides appended) */
 	char *source;
+	char *cwd;          /* the creating client's directory: relative paths resolve there */
 	struct xlcfg *cfg;
 	unsigned restarts;
 	struct xvmd_waiter *waiters;
@@ -87,8 +88,10 @@ struct xvmd_dom *xvmd_dom_arg(json_object *q, json_object **err);
 
 /* xvmd_domain.c: lifecycle */
 struct xvmd_dom *xvmd_dom_find(const char *name_or_id);
-int xvmd_dom_create(const char *text, const char *source, char *const *ov, size_t nov,
-		    bool paused, struct xvmd_dom **out, char *err, size_t errsz);
+/* cwd: absolute directory relative paths in the config resolve against (or NULL) */
+int xvmd_dom_create(const char *text, const char *source, const char *cwd,
+		    char *const *ov, size_t nov, bool paused, struct xvmd_dom **out,
+		    char *err, size_t errsz);
 void xvmd_dom_destroy(struct xvmd_dom *d);
 int xvmd_dom_spawn(struct xvmd_dom *d, bool paused, char *err, size_t errsz);
 void xvmd_dom_exited(struct xvmd_dom *d);

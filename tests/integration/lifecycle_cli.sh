@@ -6,7 +6,7 @@
 # (power button, the guest powers off), destroy.
 # usage: lifecycle_cli.sh XVM TESTGUEST [XVMD]   (exit 0 pass, 77 skip, 1 fail)
 set -uo pipefail
-XVM=$1 ELF=$2 XVMD=${3:-}
+XVM=$(realpath "$1") ELF=$(realpath "$2") XVMD=${3:+$(realpath "$3")}
 [ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "SKIP: /dev/kvm not usable"; exit 77; }
 if [ -z "$XVMD" ]; then
     for c in "$(dirname "$XVM")/xvmd" "$(dirname "$XVM")/toolstack/xvmd"; do
@@ -48,7 +48,9 @@ state() { "$XVM" list clitest 2>/dev/null | awk 'NR == 2 { print $5 }'; }
 dpid=$!
 wait_for 10 test -S "$XVMD_SOCKET" || fail "xvmd did not create $XVMD_SOCKET"
 
-truncate -s 16M "$T/a.raw" "$T/b.raw"
+# relative paths (disk, block-attach) resolve in the CLI's directory, as with xl
+cd "$T" || fail "cd $T"
+truncate -s 16M a.raw b.raw
 cat >"$T/cli.cfg" <<CFG
 # the test guest, ticking every 100 ms and reading a block per tick
 name = "clitest"
@@ -56,13 +58,13 @@ kernel = "$ELF"
 memory = 64
 vcpus = 1
 extra = "tests=serve serve.blk=1"
-disk = [ "$T/a.raw,raw,xvda,w" ]
+disk = [ "a.raw,raw,xvda,w" ]
 on_poweroff = "destroy"
 on_reboot = "restart"
 CFG
 
 # --- create, list ---
-"$XVM" create "$T/cli.cfg" 2>"$T/create.err" || fail "create: $(cat "$T/create.err")"
+"$XVM" create cli.cfg 2>"$T/create.err" || fail "create: $(cat "$T/create.err")"
 grep -q 'created domain clitest' "$T/create.err" || fail "create said: $(cat "$T/create.err")"
 "$XVM" list | awk 'NR == 1 && /^Name +ID +Mem VCPUs\tState\tTime\(s\)$/ { h = 1 }
     $1 == "clitest" && $3 == 64 && $4 == 1 { r = 1 } END { exit !(h && r) }' ||
@@ -95,9 +97,11 @@ awk '$1 == "clitest" { n++; rd[n] = $15; vbds[n] = $13; pct[n] = $4 }
     fail "vcpu-list: $("$XVM" vcpu-list clitest)"
 
 # --- block hotplug ---
-"$XVM" block-attach clitest "$T/b.raw,raw,xvdb,w" || fail "block-attach"
+"$XVM" block-attach clitest "b.raw,raw,xvdb,w" || fail "block-attach"
 wait_for 5 sh -c "'$XVM' block-list clitest | grep -q ' xvdb '" ||
     fail "xvdb not in block-list: $("$XVM" block-list clitest)"
+"$XVM" block-list clitest | grep -q " $T/b.raw" ||
+    fail "block-attach b.raw not resolved to $T/b.raw: $("$XVM" block-list clitest)"
 "$XVM" block-detach clitest xvdb || fail "block-detach"
 wait_for 10 sh -c "! '$XVM' block-list clitest | grep -q ' xvdb '" ||
     fail "xvdb still in block-list: $("$XVM" block-list clitest)"

@@ -466,6 +466,34 @@ out:
 	free(text);
 }
 
+/* Relative kernel, ramdisk and disk paths resolve against a directory;
+ * absolute ones and empty cdroms stay; a relative directory is refused. */
+static void test_resolve_paths(void)
+{
+	static const char text[] = "name='r'\nkernel='k/vmlinuz'\nramdisk='/boot/initrd'\n"
+				   "disk=['a.qcow2,qcow2,xvda,w', '/abs.raw,raw,xvdb,r',"
+				   " ',,hdc,cdrom']\n";
+	struct xlcfg_error err;
+	struct xlcfg *cfg = NULL;
+	char *p = strdup("x.raw");
+
+	CHECK(xlcfg_parse("r.cfg", text, sizeof(text) - 1, NULL, 0, &cfg, &err) == 0);
+	if (!cfg)
+		return;
+	CHECK(xlcfg_resolve_paths(cfg, "rel/dir") == -EINVAL);
+	CHECK(!strcmp(cfg->kernel, "k/vmlinuz"));
+	CHECK(xlcfg_resolve_paths(cfg, NULL) == 0 && !strcmp(cfg->kernel, "k/vmlinuz"));
+	CHECK(xlcfg_resolve_paths(cfg, "/home/u/") == 0);
+	CHECK(!strcmp(cfg->kernel, "/home/u/k/vmlinuz"));
+	CHECK(!strcmp(cfg->ramdisk, "/boot/initrd"));
+	CHECK(cfg->ndisks == 3 && !strcmp(cfg->disks[0].target, "/home/u/a.qcow2"));
+	CHECK(cfg->ndisks == 3 && !strcmp(cfg->disks[1].target, "/abs.raw"));
+	CHECK(cfg->ndisks == 3 && !cfg->disks[2].target);
+	CHECK(xlcfg_resolve_path(&p, "/srv") == 0 && !strcmp(p, "/srv/x.raw"));
+	free(p);
+	xlcfg_free(cfg);
+}
+
 int main(int argc, char **argv)
 {
 	const char *dir = argc > 1 ? argv[1] : "tests/unit/xlcfg";
@@ -485,5 +513,6 @@ int main(int argc, char **argv)
 	test_vif_specs();
 	test_truncations_and_mutations(dir);
 	test_large_and_timing(dir);
+	test_resolve_paths();
 	return check_report("test_xlcfg");
 }
