@@ -75,3 +75,7 @@ echo; bench/blk.sh
 
 # 5. virtio-net transmit (bench/net.sh; root only: taps in a private netns)
 if [ "$(id -u)" = 0 ]; then echo; bench/net.sh; fi
+
+# 6. domain lifecycle through xvmd (bench/lifecycle.sh: create/destroy latency,
+#    create rate, 50 small domains at once)
+if [ -x "$B/xvmd" ]; then echo; bench/lifecycle.sh "$B" 20 50; fi
