@@ -15,6 +15,7 @@ SRC=$PWD
 BUILD=${BUILD:-build}
 XVM=$SRC/$BUILD/xvm
 . "$SRC/tests/integration/lib/linux_guest.sh"
+. "$SRC/tools/demo_toolstack.sh"
 
 step() { printf '%s\n' "== $*"; }
 info() { printf '   %s\n' "$*"; }
@@ -126,6 +127,7 @@ if [ -d /sys/module/kvm_pvm ]; then
         [ $NET = yes ] && info "the host's end of the tap received $(net_rx) frame(s) from the guest"
         net_cleanup
         info "xvm exit status $rc ($([ $rc = 0 ] && echo 'guest powered off' || echo 'see above'))"
+        toolstack_demo "$ELF" || TS_FAIL=1
     fi
     LG_CMDLINE="console=ttyS0 earlyprintk=serial,ttyS0 noxsave xvm.action=poweroff xvm.demo=$$"
     info "\$ xvm run --kernel $KIT/vmlinux --initrd .../initramfs.cpio.gz --memory 512M --vcpus 2 ..."
@@ -142,6 +144,7 @@ if [ -d /sys/module/kvm_pvm ]; then
     fi
     devices_line "the disk is a 64 MiB scratch file the test guest's blk test writes and reads back"
     info "full Linux boots need VMX/SVM: the test 'linux-boot-full' runs them in ../shared/nestlab when present"
+    [ "${TS_FAIL:-0}" = 1 ] && st=1
     exit $st
 fi
 
