@@ -174,7 +174,9 @@ if [ "$LG_RC" = 0 ] && grep -q '^XVM-GUEST-READY' "$LG_DIR/linux.log" &&
     ! grep -q '^XVM-RESULT .* FAIL' "$LG_DIR/linux.log"; then
     info "Linux booted and powered off in $LG_SECS s (xvm exit status 0)"
     info "interactive: $BUILD/xvm run --kernel $KIT/vmlinuz --initrd $KIT/initramfs.cpio.gz --cmdline console=ttyS0"
-    exit 0
+    [ -f "$BUILD/tests/guest/xvm-testguest.elf" ] || exit 0
+    toolstack_demo "$BUILD/tests/guest/xvm-testguest.elf"
+    exit $?
 fi
 info "the Linux demo did not pass (xvm: $LG_RC); last console lines:"
 tail -n 5 "$LG_DIR/linux.log" | sed 's/^/     | /'
