@@ -85,7 +85,8 @@ void delay_cycles(uint64_t n);
  * supervisor mode, so the gate is an exception: `ud2` followed by the 4-byte
  * tag "XSYS" (rax = number, rdi = argument, rax = result). The #UD handler
  * checks the tag, so a stray ud2 still reports as a fault. */
-enum { SYS_HALT = 1, SYS_DROP_IDT = 2, SYS_NOP = 3, SYS_IRQ_ENABLE = 4, SYS_IRQ_DISABLE = 5 };
+enum { SYS_HALT = 1, SYS_DROP_IDT = 2, SYS_NOP = 3, SYS_IRQ_ENABLE = 4, SYS_IRQ_DISABLE = 5,
+       SYS_IDLE = 6 /* sleep until the next interrupt (sti; hlt; cli in ring 0) */ };
 #define SYSCALL_TAG 0x53595358u   /* "XSYS" little-endian */
 static inline long sys_call(long nr, long arg)
 {

@@ -7,7 +7,9 @@
  * stop after N ticks (default 0: run until stopped), serve.blk=1 read one
  * 4 KiB block from the first virtio-blk disk every tick (the tick line then
  * shows io=<reads done>), so the host's disk counters move (needs 48 MiB
- * of RAM; uses RAM at 40 MiB). */
+ * of RAM; uses RAM at 40 MiB). Between events the CPU sleeps (hlt in ring 0,
+ * woken by a 10 ms LAPIC timer) so an idle domain costs the host next to
+ * nothing; serve.idle=0 busy-waits instead. */
 #include "virtio.h"
 
 #define PM1_PWRBTN_STS 0x0100
@@ -71,6 +73,25 @@ static bool serve_blk_read(uint64_t n)
     return *st == 0;
 }
 
+/* LAPIC timer: periodic wake-ups every ~10 ms (KVM's 1 GHz bus, divide by 16),
+ * or off. */
+static bool serve_timer(const struct guest *g, bool on)
+{
+    uint64_t lapic = g->acpi ? g->acpi->lapic_base : 0;
+
+    if (!lapic)
+        return false;
+    if (on) {
+        mmio_write32(lapic + 0x3e0, 0x3);
+        mmio_write32(lapic + 0x320, VEC_TIMER | (1u << 17));
+        mmio_write32(lapic + 0x380, 625000);
+    } else {
+        mmio_write32(lapic + 0x320, 0x10000);
+        mmio_write32(lapic + 0x380, 0);
+    }
+    return true;
+}
+
 int test_serve(struct guest *g)
 {
     uint64_t khz = guest_tsc_khz(g) ? g->tsc_khz : 2000000;
@@ -79,8 +100,9 @@ int test_serve(struct guest *g)
     uint16_t evt = pm1a_evt_port(g);
     bool blk = guest_arg(g, "serve.blk=", 0) && serve_blk_open(g);
     uint64_t next = rdtsc() + period, next_poll = rdtsc(), ticks = 0, reads = 0;
+    bool idle = guest_arg(g, "serve.idle=", 1) && serve_timer(g, true);
 
-    kprintf("XTEST-SERVE pm1a_evt=0x%x tsc_khz=%lu blk=%d\n", evt, khz, blk);
+    kprintf("XTEST-SERVE pm1a_evt=0x%x tsc_khz=%lu blk=%d idle=%d\n", evt, khz, blk, idle);
     for (;;) {
         uint64_t now = rdtsc();
 
@@ -89,13 +111,18 @@ int test_serve(struct guest *g)
             if (inl(evt) & PM1_PWRBTN_STS) {
                 outw(evt, PM1_PWRBTN_STS);         /* write 1 to clear */
                 kprintf("XTEST-PWRBTN ticks=%lu\n", ticks);
+                if (idle)
+                    serve_timer(g, false);
                 acpi_poweroff(g->acpi);
                 xt_note(" reason=poweroff-failed");
                 return XT_FAIL;
             }
         }
         if (now < next) {
-            cpu_relax();
+            if (idle)
+                sys_call(SYS_IDLE, 0);
+            else
+                cpu_relax();
             continue;
         }
         next = now + period;   /* after a pause: one tick, no catching up */
@@ -109,6 +136,8 @@ int test_serve(struct guest *g)
         if (max && ticks >= max)
             break;
     }
+    if (idle)
+        serve_timer(g, false);
     xt_note(" ticks=%lu io=%lu", ticks, reads);
     return XT_PASS;
 }
