@@ -16,23 +16,39 @@ static const struct option help_only[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
+static const struct option detach_opts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "force", no_argument, NULL, 'f' },
+	{ NULL, 0, NULL, 0 },
+};
 
 /* --help, options (none), and at least min operands. 0 to go on, 1 on a
  * usage error, -1 when help was printed. */
-static int dev_args(int argc, char **argv, const char *usage, const char *operands,
-		    int min, int max)
+static int dev_args_f(int argc, char **argv, const char *usage, const char *operands,
+		      int min, int max, bool *force)
 {
+	int c;
+
 	if (cmd_wants_help(argc, argv)) {
 		fputs(usage, stdout);
 		return -1;
 	}
-	if (cmd_getopt(argc, argv, "", help_only) != -1)
-		return 1;
+	while ((c = cmd_getopt(argc, argv, force ? "f" : "", force ? detach_opts : help_only)) != -1) {
+		if (c != 'f')
+			return 1;
+		*force = true;
+	}
 	if (argc - optind < min || (max && argc - optind > max))
 		return cmd_usage_error(argv[0], "expected %s", operands);
 	if (!*argv[optind])
 		return cmd_usage_error(argv[0], "empty DOMAIN");
 	return 0;
+}
+
+static int dev_args(int argc, char **argv, const char *usage, const char *operands,
+		    int min, int max)
+{
+	return dev_args_f(argc, argv, usage, operands, min, max, NULL);
 }
 
 /* The operands from first on, joined with ',' (xl takes a spec in pieces). */
@@ -106,18 +122,24 @@ int cmd_network_attach(int argc, char **argv)
 int cmd_block_detach(int argc, char **argv)
 {
 	json_object *req;
-	int rc = dev_args(argc, argv,
-			  "usage: xvm block-detach DOMAIN VDEV\n"
-			  "Hot-unplug the disk VDEV (e.g. xvdb, or its devid) from DOMAIN:\n"
-			  "the guest is asked to eject it first.\n", "DOMAIN VDEV", 2, 2);
+	bool force = false;
+	int rc = dev_args_f(argc, argv,
+			    "usage: xvm block-detach [-f] DOMAIN VDEV\n"
+			    "Hot-unplug the disk VDEV (e.g. xvdb, or its devid) from DOMAIN:\n"
+			    "the guest is asked to eject it (ACPI) and the device goes when it\n"
+			    "has, or after 5 s.\n"
+			    "  -f, --force   remove it at once (a surprise removal for the guest)\n",
+			    "DOMAIN VDEV", 2, 2, &force);
 
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	if (!*argv[optind + 1])
 		return cmd_usage_error(argv[0], "empty VDEV");
 	req = dev_request("block-detach", argv[optind]);
-	if (req)
+	if (req) {
 		json_object_object_add(req, "vdev", json_object_new_string(argv[optind + 1]));
+		json_object_object_add(req, "force", json_object_new_boolean(force));
+	}
 	return api_run(argv[0], req, NULL);
 }
 
@@ -126,15 +148,20 @@ int cmd_network_detach(int argc, char **argv)
 	const char *dev;
 	json_object *req;
 	uint64_t devid;
-	int rc = dev_args(argc, argv,
-			  "usage: xvm network-detach DOMAIN DEVID|MAC\n"
-			  "Hot-unplug a network interface, named by its device id or its MAC\n"
-			  "address (xx:xx:xx:xx:xx:xx).\n", "DOMAIN DEVID|MAC", 2, 2);
+	bool force = false;
+	int rc = dev_args_f(argc, argv,
+			    "usage: xvm network-detach [-f] DOMAIN DEVID|MAC\n"
+			    "Hot-unplug a network interface, named by its device id or its MAC\n"
+			    "address (xx:xx:xx:xx:xx:xx); the guest is asked to eject it first.\n"
+			    "  -f, --force   remove it at once (a surprise removal for the guest)\n",
+			    "DOMAIN DEVID|MAC", 2, 2, &force);
 
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	dev = argv[optind + 1];
 	req = dev_request("network-detach", argv[optind]);
+	if (req)
+		json_object_object_add(req, "force", json_object_new_boolean(force));
 	if (strchr(dev, ':')) {
 		unsigned int b[6];
 		char end;

@@ -50,6 +50,16 @@ static char *sr(const char *fmt, ...)
 	return v;
 }
 
+/* detach: the guest is asked to eject (ACPI) and the VMM removes the device
+ * when it has, or after 5 s; "force": true removes it at once (a surprise
+ * removal for the guest, like xl block-detach -f). */
+static bool force_arg(json_object *q)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(q, "force", &v) && json_object_get_boolean(v);
+}
+
 json_object *op_vcpu_list(struct xvmd_client *cl, json_object *q)
 {
 	json_object *r, *a, *e = NULL;
@@ -254,7 +264,7 @@ json_object *op_block_detach(struct xvmd_client *cl, json_object *q)
 	sw("5", "/local/domain/0/backend/vbd/%d/%d/state", d->domid, devid);
 	args = json_object_new_object();
 	ADD(args, "id", JS(dev));
-	ADD(args, "force", json_object_new_boolean(1));
+	ADD(args, "force", json_object_new_boolean(force_arg(q)));
 	XVM_PROBE(LIFECYCLE_START, (char *)"block-detach", d->domid);
 	r = d->pid > 0 ? xvmd_ctl(d, "disk-remove", args, err, sizeof(err)) : NULL;
 	if (d->pid <= 0)
@@ -457,7 +467,7 @@ json_object *op_network_detach(struct xvmd_client *cl, json_object *q)
 	snprintf(id, sizeof(id), "vif%d", devid);
 	args = json_object_new_object();
 	ADD(args, "id", JS(id));
-	ADD(args, "force", json_object_new_boolean(1));
+	ADD(args, "force", json_object_new_boolean(force_arg(q)));
 	XVM_PROBE(LIFECYCLE_START, (char *)"network-detach", d->domid);
 	r = d->pid > 0 ? xvmd_ctl(d, "nic-remove", args, err, sizeof(err)) : NULL;
 	if (d->pid <= 0)
@@ -526,7 +536,7 @@ static void hotplug_vbd(struct xvmd_dom *d, int devid, int state)
 	} else if (state == 5 && dev && *dev) {
 		args = json_object_new_object();
 		ADD(args, "id", JS(dev));
-		ADD(args, "force", json_object_new_boolean(1));
+		ADD(args, "force", json_object_new_boolean(0));
 		r = xvmd_ctl(d, "disk-remove", args, err, sizeof(err));
 		vbd_remove(d, devid);
 	}
@@ -549,7 +559,7 @@ static void hotplug_vif(struct xvmd_dom *d, int devid, int state)
 		snprintf(id, sizeof(id), "vif%d", devid);
 		args = json_object_new_object();
 		ADD(args, "id", JS(id));
-		ADD(args, "force", json_object_new_boolean(1));
+		ADD(args, "force", json_object_new_boolean(0));
 		r = xvmd_ctl(d, "nic-remove", args, err, sizeof(err));
 		vif_remove(d, devid);
 	}

@@ -122,6 +122,30 @@ wait_for 10 ticks_ge 2 || fail "no ticks after reboot"
 "$XVM" shutdown -w -t 20 clitest || fail "shutdown -w"
 "$XVM" list clitest >/dev/null 2>&1 && fail "clitest still listed after shutdown -w"
 
+# --- hotplug seen by the guest: block-attach -> ACPI PCI hotplug -> the test
+#     guest reads the new disk's marker; block-detach -> it ejects the slot ---
+printf 'XVM-HOTPLUG-OK!!' | dd of=m.raw conv=notrunc status=none
+truncate -s 1M m.raw
+cat >hp.cfg <<CFG
+name = "hptest"
+kernel = "$ELF"
+memory = 64
+extra = "tests=hotplug hotplug.secs=20"
+on_poweroff = "preserve"
+CFG
+"$XVM" create hp.cfg 2>/dev/null || fail "create hp.cfg"
+hp_con() { "$XVM" dmesg hptest 2>/dev/null | grep -q "$1"; }
+wait_for 10 hp_con 'XTEST-HOTPLUG ready' || fail "hotplug guest not ready: $("$XVM" dmesg hptest | tail -2)"
+"$XVM" block-attach hptest m.raw,raw,xvdb,w || fail "block-attach hptest"
+wait_for 10 hp_con 'XTEST-HOTPLUG added slot=[0-9]* dev=blk sector0=XVM-HOTPLUG-OK!!' ||
+    fail "the guest did not see the attached disk: $("$XVM" dmesg hptest | tail -2)"
+"$XVM" block-detach hptest xvdb || fail "block-detach hptest"
+wait_for 10 hp_con 'XTEST-HOTPLUG ejected slot=' && wait_for 10 hp_con 'XTEST-HOTPLUG gone slot=' ||
+    fail "the guest did not eject the detached disk: $("$XVM" dmesg hptest | tail -2)"
+"$XVM" block-list hptest 2>/dev/null | grep -q ' xvdb ' && fail "xvdb still listed after detach"
+"$XVM" destroy hptest 2>/dev/null
+echo "ok   block-attach/-detach seen by the guest through ACPI PCI hotplug"
+
 # --- create -p, destroy ---
 "$XVM" create -p "$T/cli.cfg" 2>/dev/null || fail "create -p"
 [[ $(state) == *p* ]] || fail "create -p: state $(state)"
