@@ -24,7 +24,6 @@ struct api_conn {
 
 int api_open(struct api_conn **out, char *path, size_t size)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct api_conn *c;
 	char p[4096];
 	int rc;
@@ -34,18 +33,15 @@ int api_open(struct api_conn **out, char *path, size_t size)
 		snprintf(path, size, "%s", p);
 	if (rc)
 		return rc;
-	if (strlen(p) >= sizeof(sa.sun_path))
+	if (strlen(p) >= sizeof(c->path))
 		return -ENAMETOOLONG;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	memcpy(sa.sun_path, p, strlen(p) + 1);
 	memcpy(c->path, p, strlen(p) + 1);
-	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		rc = -errno;
-		if (c->fd >= 0)
-			close(c->fd);
+	c->fd = unix_connect(p);
+	if (c->fd < 0) {
+		rc = c->fd;
 		free(c);
 		return rc;
 	}

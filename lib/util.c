@@ -182,6 +182,25 @@ static int unix_clear_path(const struct sockaddr_un *sa, const char *path)
 	return unlink(path) < 0 ? -errno : 0;
 }
 
+int unix_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, rc;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
 int unix_listen(const char *path, int backlog)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };

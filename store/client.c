@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "xvm/store.h"
@@ -43,25 +42,19 @@ int store_domain_socket(const char *main_sock, uint32_t domid, char *buf, size_t
 
 int store_open(const char *path, struct store_client **out)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct store_client *c;
 	int rc;
 
 	if (!path)
 		path = store_socket_path();
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	c->tail = &c->head;
 	c->next_req = 1;
-	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		rc = -errno;
-		if (c->fd >= 0)
-			close(c->fd);
+	c->fd = unix_connect(path);
+	if (c->fd < 0) {
+		rc = c->fd;
 		free(c);
 		return rc;
 	}

@@ -12,11 +12,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "xvm/log.h"
+#include "xvm/util.h"
 #include "xvm/xvmd.h"
 
 void *xvmd_dom_tag(int domid);
@@ -58,19 +58,21 @@ static void rm_tree(const char *dir)
 json_object *xvmd_ctl(struct xvmd_dom *d, const char *cmd, json_object *args,
 		      char *err, size_t errsz)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	json_object *req = args ? args : json_object_new_object(), *r = NULL;
-	char buf[65536];
+	char buf[65536], path[XVMD_PATH + 16];
 	size_t len = 0;
 	const char *s;
 	int fd;
 
-	snprintf(a.sun_path, sizeof(a.sun_path), "%.90s/control.sock", d->dir);
+	snprintf(path, sizeof(path), "%s/control.sock", d->dir);
 	json_object_object_add(req, "cmd", json_object_new_string(cmd));
 	s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) ||
-	    write(fd, s, strlen(s)) != (ssize_t)strlen(s) || write(fd, "\n", 1) != 1) {
+	fd = unix_connect(path);
+	if (fd < 0) {
+		snprintf(err, errsz, "%s: VMM control socket %s: %s", d->name, path, strerror(-fd));
+		goto out;
+	}
+	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s) || write(fd, "\n", 1) != 1) {
 		snprintf(err, errsz, "%s: VMM control socket: %s", d->name, strerror(errno));
 		goto out;
 	}

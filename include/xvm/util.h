@@ -36,6 +36,10 @@ int read_all(int fd, void *buf, size_t len);
  * left at path on error). */
 int unix_listen(const char *path, int backlog);
 
+/* Connect a blocking, close-on-exec Unix stream socket to path. Returns the
+ * fd or -errno (-ENAMETOOLONG when path does not fit sun_path). */
+int unix_connect(const char *path);
+
 /* Monotonic time in nanoseconds. */
 uint64_t now_ns(void);
 
