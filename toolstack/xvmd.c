@@ -28,8 +28,15 @@ struct xvmd_client {
 	int fd;
 	size_t len;
 	bool parked;
+	bool drain_queued;                /* on drain_list */
+	struct xvmd_client *drain_next;
 	char buf[CLIENT_BUF];
 };
+
+/* Clients whose parked reply went out while more requests were already
+ * buffered: the loop answers those next (not from inside the waiter walk
+ * that sent the reply, which new requests could change under it). */
+static struct xvmd_client *drain_list;
 
 static const char usage[] =
 "usage: xvmd [options]\n"
@@ -94,6 +101,11 @@ static void client_free(struct xvmd_client *cl)
 			}
 		}
 	}
+	for (struct xvmd_client **p = &drain_list; *p; p = &(*p)->drain_next)
+		if (*p == cl) {
+			*p = cl->drain_next;
+			break;
+		}
 	free(cl);
 }
 
@@ -112,20 +124,20 @@ void xvmd_client_reply(struct xvmd_client *cl, json_object *reply)
 		off += (size_t)w;
 	}
 	json_object_put(reply);
+	if (cl->parked && !cl->drain_queued && memchr(cl->buf, '\n', cl->len)) {
+		cl->drain_queued = true;
+		cl->drain_next = drain_list;
+		drain_list = cl;
+	}
 	cl->parked = false;
 }
 
-static void client_input(struct xvmd_client *cl)
+/* Answer the complete request lines buffered for cl, in order, until one
+ * parks. */
+static void client_process(struct xvmd_client *cl)
 {
-	ssize_t n = read(cl->fd, cl->buf + cl->len, CLIENT_BUF - 1 - cl->len);
 	char *nl;
 
-	if (n <= 0) {
-		client_free(cl);
-		return;
-	}
-	cl->len += (size_t)n;
-	cl->buf[cl->len] = '\0';
 	while (!cl->parked && (nl = memchr(cl->buf, '\n', cl->len))) {
 		json_object *r;
 
@@ -139,6 +151,30 @@ static void client_input(struct xvmd_client *cl)
 		else
 			cl->parked = true;
 	}
+}
+
+static void drain_clients(void)
+{
+	while (drain_list) {
+		struct xvmd_client *cl = drain_list;
+
+		drain_list = cl->drain_next;
+		cl->drain_queued = false;
+		client_process(cl);
+	}
+}
+
+static void client_input(struct xvmd_client *cl)
+{
+	ssize_t n = read(cl->fd, cl->buf + cl->len, CLIENT_BUF - 1 - cl->len);
+
+	if (n <= 0) {
+		client_free(cl);
+		return;
+	}
+	cl->len += (size_t)n;
+	cl->buf[cl->len] = '\0';
+	client_process(cl);
 	if (cl->len >= CLIENT_BUF - 1) {
 		xvmd_client_reply(cl, xvmd_err("request longer than %d bytes", CLIENT_BUF - 1));
 		client_free(cl);
@@ -255,6 +291,7 @@ static int run_loop(void)
 			dispatch(ev[i].data.ptr);
 		drain_store_events();
 		expire_waiters();
+		drain_clients();
 	}
 	return 0;
 }

@@ -192,6 +192,27 @@ class XvmdApi(unittest.TestCase):
         self.assertTrue(os.path.isdir(domdir))
         self.assertTrue(self.d.op("destroy", domain="t-away")["ok"])
 
+    def test_pipelined_behind_shutdown_wait(self):
+        """Requests sent behind a parked shutdown --wait are answered, in order,
+        once it completes, without the client sending anything more."""
+        self.create("t-pipe", on_poweroff="destroy")
+        reqs = [dict(api=1, op="shutdown", domain="t-pipe", wait=True),
+                dict(api=1, op="version"), dict(api=1, op="list", domain="t-pipe")]
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(30)
+            s.connect(self.d.sock)
+            s.sendall("".join(json.dumps(r) + "\n" for r in reqs).encode())
+            buf = b""
+            while buf.count(b"\n") < 3:
+                chunk = s.recv(65536)
+                self.assertTrue(chunk, "xvmd closed after %r" % buf)
+                buf += chunk
+        replies = [json.loads(l) for l in buf.decode().splitlines()]
+        self.assertTrue(replies[0]["ok"], replies[0])
+        self.assertEqual(replies[1].get("api"), 1, replies[1])
+        self.assertFalse(replies[2]["ok"], replies[2])   # gone: on_poweroff destroy
+        self.assertIn("t-pipe", replies[2]["error"])
+
     def test_duplicate_name(self):
         self.create("t-dup")
         r = self.d.op("create", config=config("t-dup"), source="dup.cfg")
