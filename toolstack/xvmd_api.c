@@ -195,21 +195,32 @@ static json_object *dom_entry(struct xvmd_dom *d, bool lng)
 	return o;
 }
 
-static json_object *op_list(struct xvmd_client *cl, json_object *q)
+json_object *xvmd_each_dom(json_object *q, const char *result,
+			   void (*fn)(struct xvmd_dom *d, json_object *q, json_object *arr))
 {
 	json_object *r, *a, *e = NULL;
 	struct xvmd_dom *one = NULL;
 
-	(void)cl;
 	if (xvmd_str_arg(q, "domain") && !(one = xvmd_dom_arg(q, &e)))
 		return e;
-	r = xvmd_ok();
 	a = json_object_new_array();
 	for (int i = 1; i < XVMD_MAX_DOMS; i++)
 		if (xvmd.doms[i] && (!one || one == xvmd.doms[i]))
-			json_object_array_add(a, dom_entry(xvmd.doms[i], bool_arg(q, "long")));
-	ADD(r, "domains", a);
+			fn(xvmd.doms[i], q, a);
+	r = xvmd_ok();
+	ADD(r, result, a);
 	return r;
+}
+
+static void list_add(struct xvmd_dom *d, json_object *q, json_object *arr)
+{
+	json_object_array_add(arr, dom_entry(d, bool_arg(q, "long")));
+}
+
+static json_object *op_list(struct xvmd_client *cl, json_object *q)
+{
+	(void)cl;
+	return xvmd_each_dom(q, "domains", list_add);
 }
 
 static json_object *op_destroy(struct xvmd_client *cl, json_object *q)
@@ -330,30 +341,21 @@ static json_object *op_rename(struct xvmd_client *cl, json_object *q)
 	return xvmd_ok();
 }
 
+static void uptime_add(struct xvmd_dom *d, json_object *q, json_object *arr)
+{
+	json_object *o = json_object_new_object();
+
+	(void)q;
+	ADD(o, "domid", JI(d->domid));
+	ADD(o, "name", JS(d->name));
+	ADD(o, "uptime_ms", JI(d->pid > 0 ? xvmd_now_ms() - d->start_ms : 0));
+	json_object_array_add(arr, o);
+}
+
 static json_object *op_uptime(struct xvmd_client *cl, json_object *q)
 {
-	json_object *r, *a, *e = NULL;
-	struct xvmd_dom *one = NULL;
-
 	(void)cl;
-	if (xvmd_str_arg(q, "domain") && !(one = xvmd_dom_arg(q, &e)))
-		return e;
-	r = xvmd_ok();
-	a = json_object_new_array();
-	for (int i = 1; i < XVMD_MAX_DOMS; i++) {
-		struct xvmd_dom *d = xvmd.doms[i];
-		json_object *o;
-
-		if (!d || (one && one != d))
-			continue;
-		o = json_object_new_object();
-		ADD(o, "domid", JI(d->domid));
-		ADD(o, "name", JS(d->name));
-		ADD(o, "uptime_ms", JI(d->pid > 0 ? xvmd_now_ms() - d->start_ms : 0));
-		json_object_array_add(a, o);
-	}
-	ADD(r, "domains", a);
-	return r;
+	return xvmd_each_dom(q, "domains", uptime_add);
 }
 
 static json_object *op_console(struct xvmd_client *cl, json_object *q)

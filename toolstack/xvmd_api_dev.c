@@ -24,18 +24,6 @@
 #define JS(s) json_object_new_string(s)
 #define JI(n) json_object_new_int64((int64_t)(n))
 
-static void sw(const char *val, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sw(const char *val, const char *fmt, ...)
-{
-	char p[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(p, sizeof(p), fmt, ap);
-	va_end(ap);
-	xvmd_store_set(p, val ? val : "");
-}
-
 static char *sr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *sr(const char *fmt, ...)
 {
@@ -60,41 +48,35 @@ static bool force_arg(json_object *q)
 	return json_object_object_get_ex(q, "force", &v) && json_object_get_boolean(v);
 }
 
-json_object *op_vcpu_list(struct xvmd_client *cl, json_object *q)
+/* one entry per vCPU of a running domain, from its VMM's stats */
+static void vcpus_add(struct xvmd_dom *d, json_object *q, json_object *arr)
 {
-	json_object *r, *a, *e = NULL;
-	struct xvmd_dom *one = NULL;
+	json_object *s, *vs;
 	char err[256];
 
-	(void)cl;
-	if (xvmd_str_arg(q, "domain") && !(one = xvmd_dom_arg(q, &e)))
-		return e;
-	a = json_object_new_array();
-	for (int i = 1; i < XVMD_MAX_DOMS; i++) {
-		struct xvmd_dom *d = xvmd.doms[i];
-		json_object *s, *vs;
+	(void)q;
+	if (d->pid <= 0 || !(s = xvmd_ctl(d, "stats", NULL, err, sizeof(err))))
+		return;
+	vs = json_object_object_get(s, "vcpus");
+	for (size_t k = 0; vs && k < json_object_array_length(vs); k++) {
+		json_object *v = json_object_array_get_idx(vs, k), *o = json_object_new_object();
 
-		if (!d || (one && one != d) || d->pid <= 0 ||
-		    !(s = xvmd_ctl(d, "stats", NULL, err, sizeof(err))))
-			continue;
-		vs = json_object_object_get(s, "vcpus");
-		for (size_t k = 0; vs && k < json_object_array_length(vs); k++) {
-			json_object *v = json_object_array_get_idx(vs, k), *o = json_object_new_object();
-
-			ADD(o, "domid", JI(d->domid));
-			ADD(o, "name", JS(d->name));
-			ADD(o, "vcpu", json_object_get(json_object_object_get(v, "id")));
-			ADD(o, "tid", json_object_get(json_object_object_get(v, "tid")));
-			ADD(o, "cpu_ns", json_object_get(json_object_object_get(v, "cpu_ns")));
-			ADD(o, "state", json_object_get(json_object_object_get(v, "state")));
-			ADD(o, "affinity", JS("all"));
-			json_object_array_add(a, o);
-		}
-		json_object_put(s);
+		ADD(o, "domid", JI(d->domid));
+		ADD(o, "name", JS(d->name));
+		ADD(o, "vcpu", json_object_get(json_object_object_get(v, "id")));
+		ADD(o, "tid", json_object_get(json_object_object_get(v, "tid")));
+		ADD(o, "cpu_ns", json_object_get(json_object_object_get(v, "cpu_ns")));
+		ADD(o, "state", json_object_get(json_object_object_get(v, "state")));
+		ADD(o, "affinity", JS("all"));
+		json_object_array_add(arr, o);
 	}
-	r = xvmd_ok();
-	ADD(r, "vcpus", a);
-	return r;
+	json_object_put(s);
+}
+
+json_object *op_vcpu_list(struct xvmd_client *cl, json_object *q)
+{
+	(void)cl;
+	return xvmd_each_dom(q, "vcpus", vcpus_add);
 }
 
 json_object *op_stats(struct xvmd_client *cl, json_object *q)
@@ -155,16 +137,16 @@ static json_object *vbd_add(struct xvmd_dom *d, const struct xlcfg_disk *k, int 
 	int fd;
 
 	snprintf(id, sizeof(id), "%d", d->domid);
-	sw(id, "%s/%d/%d/frontend-id", bp, d->domid, devid);
-	sw(k->target, "%s/%d/%d/params", bp, d->domid, devid);
-	sw(xlcfg_format_name(k->format), "%s/%d/%d/type", bp, d->domid, devid);
-	sw(k->readonly ? "r" : "w", "%s/%d/%d/mode", bp, d->domid, devid);
-	sw(k->vdev, "%s/%d/%d/dev", bp, d->domid, devid);
-	sw("disk", "%s/%d/%d/device-type", bp, d->domid, devid);
-	sw("1", "%s/%d/%d/online", bp, d->domid, devid);
-	sw("1", "%s/%d/%d/state", bp, d->domid, devid);
-	sw(k->vdev, "/local/domain/%d/device/vbd/%d/virtual-device", d->domid, devid);
-	sw("1", "/local/domain/%d/device/vbd/%d/state", d->domid, devid);
+	xvmd_store_setf(id, "%s/%d/%d/frontend-id", bp, d->domid, devid);
+	xvmd_store_setf(k->target, "%s/%d/%d/params", bp, d->domid, devid);
+	xvmd_store_setf(xlcfg_format_name(k->format), "%s/%d/%d/type", bp, d->domid, devid);
+	xvmd_store_setf(k->readonly ? "r" : "w", "%s/%d/%d/mode", bp, d->domid, devid);
+	xvmd_store_setf(k->vdev, "%s/%d/%d/dev", bp, d->domid, devid);
+	xvmd_store_setf("disk", "%s/%d/%d/device-type", bp, d->domid, devid);
+	xvmd_store_setf("1", "%s/%d/%d/online", bp, d->domid, devid);
+	xvmd_store_setf("1", "%s/%d/%d/state", bp, d->domid, devid);
+	xvmd_store_setf(k->vdev, "/local/domain/%d/device/vbd/%d/virtual-device", d->domid, devid);
+	xvmd_store_setf("1", "/local/domain/%d/device/vbd/%d/state", d->domid, devid);
 	fd = open(k->target, k->readonly ? O_RDONLY : O_RDWR);
 	if (fd < 0) {
 		snprintf(err, sizeof(err), "%s: %s: %s", d->name, k->target, strerror(errno));
@@ -180,17 +162,17 @@ static json_object *vbd_add(struct xvmd_dom *d, const struct xlcfg_disk *k, int 
 	if (!r)
 		goto fail;
 	json_object_put(r);
-	sw("4", "%s/%d/%d/state", bp, d->domid, devid);
-	sw("connected", "%s/%d/%d/hotplug-status", bp, d->domid, devid);
-	sw("4", "/local/domain/%d/device/vbd/%d/state", d->domid, devid);
+	xvmd_store_setf("4", "%s/%d/%d/state", bp, d->domid, devid);
+	xvmd_store_setf("connected", "%s/%d/%d/hotplug-status", bp, d->domid, devid);
+	xvmd_store_setf("4", "/local/domain/%d/device/vbd/%d/state", d->domid, devid);
 	r = xvmd_ok();
 	ADD(r, "vdev", JS(k->vdev));
 	ADD(r, "devid", JI(devid));
 	return r;
 fail:
 	json_object_put(args);
-	sw("error", "%s/%d/%d/hotplug-status", bp, d->domid, devid);
-	sw(err, "%s/%d/%d/hotplug-error", bp, d->domid, devid);
+	xvmd_store_setf("error", "%s/%d/%d/hotplug-status", bp, d->domid, devid);
+	xvmd_store_setf(err, "%s/%d/%d/hotplug-error", bp, d->domid, devid);
 	vbd_remove(d, devid);
 	return xvmd_err("%s", err);
 }
@@ -260,8 +242,8 @@ json_object *op_block_detach(struct xvmd_client *cl, json_object *q)
 		free(dev);
 		return xvmd_err("%s: no disk %s", d->name, vdev ? vdev : "(none given)");
 	}
-	sw("0", "/local/domain/0/backend/vbd/%d/%d/online", d->domid, devid);
-	sw("5", "/local/domain/0/backend/vbd/%d/%d/state", d->domid, devid);
+	xvmd_store_setf("0", "/local/domain/0/backend/vbd/%d/%d/online", d->domid, devid);
+	xvmd_store_setf("5", "/local/domain/0/backend/vbd/%d/%d/state", d->domid, devid);
 	args = json_object_new_object();
 	ADD(args, "id", JS(dev));
 	ADD(args, "force", json_object_new_boolean(force_arg(q)));
@@ -294,28 +276,28 @@ static char **sdir(unsigned *n, const char *fmt, ...)
 	return names;
 }
 
-json_object *op_block_list(struct xvmd_client *cl, json_object *q)
+/* The list ops: one object per backend device of kind ("vbd", "vif"), with
+ * devid and each keys[k][1] store value under the result name keys[k][0]
+ * ("state" as a number). */
+static json_object *backend_list(json_object *q, const char *kind,
+				 const char *const (*keys)[2], size_t nkeys, const char *result)
 {
 	json_object *e = NULL, *r, *a;
 	struct xvmd_dom *d = xvmd_dom_arg(q, &e);
-	const char *bp = "/local/domain/0/backend/vbd";
-	static const char *const keys[][2] = { { "vdev", "dev" }, { "params", "params" },
-					       { "type", "type" }, { "mode", "mode" },
-					       { "state", "state" } };
+	const char *bp = "/local/domain/0/backend";
 	char **ids;
 	unsigned n;
 
-	(void)cl;
 	if (!d)
 		return e;
-	ids = sdir(&n, "%s/%d", bp, d->domid);
+	ids = sdir(&n, "%s/%s/%d", bp, kind, d->domid);
 	a = json_object_new_array();
 	for (unsigned i = 0; i < n; i++) {
 		json_object *o = json_object_new_object();
 
 		ADD(o, "devid", JI(atoi(ids[i])));
-		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-			char *v = sr("%s/%d/%s/%s", bp, d->domid, ids[i], keys[k][1]);
+		for (size_t k = 0; k < nkeys; k++) {
+			char *v = sr("%s/%s/%d/%s/%s", bp, kind, d->domid, ids[i], keys[k][1]);
 
 			if (!strcmp(keys[k][0], "state"))
 				ADD(o, "state", JI(atoi(v ? v : "0")));
@@ -327,8 +309,18 @@ json_object *op_block_list(struct xvmd_client *cl, json_object *q)
 	}
 	free(ids);
 	r = xvmd_ok();
-	ADD(r, "disks", a);
+	ADD(r, result, a);
 	return r;
+}
+
+json_object *op_block_list(struct xvmd_client *cl, json_object *q)
+{
+	static const char *const keys[][2] = { { "vdev", "dev" }, { "params", "params" },
+					       { "type", "type" }, { "mode", "mode" },
+					       { "state", "state" } };
+
+	(void)cl;
+	return backend_list(q, "vbd", keys, sizeof(keys) / sizeof(keys[0]), "disks");
 }
 
 static void vif_remove(struct xvmd_dom *d, int devid)
@@ -367,20 +359,20 @@ static json_object *vif_add(struct xvmd_dom *d, const struct xlcfg_vif *v, int d
 	if (v->mac_set)
 		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", v->mac[0], v->mac[1],
 			 v->mac[2], v->mac[3], v->mac[4], v->mac[5]);
-	sw(id, "%s/%d/%d/frontend-id", bp, d->domid, devid);
-	sw(br, "%s/%d/%d/bridge", bp, d->domid, devid);
-	sw(h, "%s/%d/%d/handle", bp, d->domid, devid);
-	sw("1", "%s/%d/%d/online", bp, d->domid, devid);
-	sw("1", "%s/%d/%d/state", bp, d->domid, devid);
-	sw(h, "/local/domain/%d/device/vif/%d/handle", d->domid, devid);
-	sw("1", "/local/domain/%d/device/vif/%d/state", d->domid, devid);
+	xvmd_store_setf(id, "%s/%d/%d/frontend-id", bp, d->domid, devid);
+	xvmd_store_setf(br, "%s/%d/%d/bridge", bp, d->domid, devid);
+	xvmd_store_setf(h, "%s/%d/%d/handle", bp, d->domid, devid);
+	xvmd_store_setf("1", "%s/%d/%d/online", bp, d->domid, devid);
+	xvmd_store_setf("1", "%s/%d/%d/state", bp, d->domid, devid);
+	xvmd_store_setf(h, "/local/domain/%d/device/vif/%d/handle", d->domid, devid);
+	xvmd_store_setf("1", "/local/domain/%d/device/vif/%d/state", d->domid, devid);
 	snprintf(spec, sizeof(spec), "bridge=%s%s%s,id=vif%d", br, *mac ? ",mac=" : "", mac,
 		 devid);
 	ADD(args, "spec", JS(spec));
 	r = xvmd_ctl(d, "nic-add", args, err, sizeof(err));
 	if (!r) {
-		sw("error", "%s/%d/%d/hotplug-status", bp, d->domid, devid);
-		sw(err, "%s/%d/%d/hotplug-error", bp, d->domid, devid);
+		xvmd_store_setf("error", "%s/%d/%d/hotplug-status", bp, d->domid, devid);
+		xvmd_store_setf(err, "%s/%d/%d/hotplug-error", bp, d->domid, devid);
 		vif_remove(d, devid);
 		return xvmd_err("%s", err);
 	}
@@ -388,11 +380,11 @@ static json_object *vif_add(struct xvmd_dom *d, const struct xlcfg_vif *v, int d
 	if (m && json_object_is_type(m, json_type_string))
 		snprintf(mac, sizeof(mac), "%s", json_object_get_string(m));
 	json_object_put(r);
-	sw(mac, "%s/%d/%d/mac", bp, d->domid, devid);
-	sw(mac, "/local/domain/%d/device/vif/%d/mac", d->domid, devid);
-	sw("4", "%s/%d/%d/state", bp, d->domid, devid);
-	sw("connected", "%s/%d/%d/hotplug-status", bp, d->domid, devid);
-	sw("4", "/local/domain/%d/device/vif/%d/state", d->domid, devid);
+	xvmd_store_setf(mac, "%s/%d/%d/mac", bp, d->domid, devid);
+	xvmd_store_setf(mac, "/local/domain/%d/device/vif/%d/mac", d->domid, devid);
+	xvmd_store_setf("4", "%s/%d/%d/state", bp, d->domid, devid);
+	xvmd_store_setf("connected", "%s/%d/%d/hotplug-status", bp, d->domid, devid);
+	xvmd_store_setf("4", "/local/domain/%d/device/vif/%d/state", d->domid, devid);
 	r = xvmd_ok();
 	ADD(r, "devid", JI(devid));
 	ADD(r, "mac", JS(mac));
@@ -462,8 +454,8 @@ json_object *op_network_detach(struct xvmd_client *cl, json_object *q)
 		return e;
 	if ((devid = vif_find(d, q)) < 0)
 		return xvmd_err("%s: no such network device", d->name);
-	sw("0", "/local/domain/0/backend/vif/%d/%d/online", d->domid, devid);
-	sw("5", "/local/domain/0/backend/vif/%d/%d/state", d->domid, devid);
+	xvmd_store_setf("0", "/local/domain/0/backend/vif/%d/%d/online", d->domid, devid);
+	xvmd_store_setf("5", "/local/domain/0/backend/vif/%d/%d/state", d->domid, devid);
 	snprintf(id, sizeof(id), "vif%d", devid);
 	args = json_object_new_object();
 	ADD(args, "id", JS(id));
@@ -482,36 +474,11 @@ json_object *op_network_detach(struct xvmd_client *cl, json_object *q)
 
 json_object *op_network_list(struct xvmd_client *cl, json_object *q)
 {
-	json_object *e = NULL, *r, *a;
-	struct xvmd_dom *d = xvmd_dom_arg(q, &e);
-	const char *bp = "/local/domain/0/backend/vif";
-	char **ids;
-	unsigned n;
+	static const char *const keys[][2] = { { "mac", "mac" }, { "bridge", "bridge" },
+					       { "vifname", "vifname" }, { "state", "state" } };
 
 	(void)cl;
-	if (!d)
-		return e;
-	ids = sdir(&n, "%s/%d", bp, d->domid);
-	a = json_object_new_array();
-	for (unsigned i = 0; i < n; i++) {
-		json_object *o = json_object_new_object();
-		char *mac = sr("%s/%d/%s/mac", bp, d->domid, ids[i]);
-		char *br = sr("%s/%d/%s/bridge", bp, d->domid, ids[i]);
-		char *vn = sr("%s/%d/%s/vifname", bp, d->domid, ids[i]);
-		char *st = sr("%s/%d/%s/state", bp, d->domid, ids[i]);
-
-		ADD(o, "devid", JI(atoi(ids[i])));
-		ADD(o, "mac", JS(mac ? mac : ""));
-		ADD(o, "bridge", JS(br ? br : ""));
-		ADD(o, "vifname", JS(vn ? vn : ""));
-		ADD(o, "state", JI(atoi(st ? st : "0")));
-		free(mac), free(br), free(vn), free(st);
-		json_object_array_add(a, o);
-	}
-	free(ids);
-	r = xvmd_ok();
-	ADD(r, "nics", a);
-	return r;
+	return backend_list(q, "vif", keys, sizeof(keys) / sizeof(keys[0]), "nics");
 }
 
 /* A backend written by someone else (e.g. `xenstore-write`): state 1 asks

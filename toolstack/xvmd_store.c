@@ -13,12 +13,13 @@
 #include "xvm/store.h"
 #include "xvm/xvmd.h"
 
-static int w(const char *val, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int w(const char *val, const char *fmt, ...)
+int xvmd_store_setf(const char *val, const char *fmt, ...)
 {
 	char p[512];
 	va_list ap;
 
+	if (!xvmd.st)
+		return -ENOTCONN;
 	va_start(ap, fmt);
 	vsnprintf(p, sizeof(p), fmt, ap);
 	va_end(ap);
@@ -95,22 +96,22 @@ static int add_disk(struct xvmd_dom *d, int devid, const struct xlcfg_disk *k)
 	snprintf(bp, sizeof(bp), "%s/%d/%d", be, d->domid, devid);
 	snprintf(fp, sizeof(fp), "/local/domain/%d/device/vbd/%d", d->domid, devid);
 	snprintf(id, sizeof(id), "%d", d->domid);
-	rc |= w(fp, "%s/frontend", bp);
-	rc |= w(id, "%s/frontend-id", bp);
-	rc |= w(k->target, "%s/params", bp);
-	rc |= w(xlcfg_format_name(k->format), "%s/type", bp);
-	rc |= w(k->readonly ? "r" : "w", "%s/mode", bp);
-	rc |= w(k->vdev, "%s/dev", bp);
-	rc |= w(k->devtype == XLCFG_DEV_CDROM ? "cdrom" : "disk", "%s/device-type", bp);
-	rc |= w("1", "%s/online", bp);
-	rc |= w("0", "%s/removable", bp);
-	rc |= w("4", "%s/state", bp);
-	rc |= w("connected", "%s/hotplug-status", bp);
-	rc |= w(bp, "%s/backend", fp);
-	rc |= w("0", "%s/backend-id", fp);
-	rc |= w("4", "%s/state", fp);
-	rc |= w(k->vdev, "%s/virtual-device", fp);
-	rc |= w(k->devtype == XLCFG_DEV_CDROM ? "cdrom" : "disk", "%s/device-type", fp);
+	rc |= xvmd_store_setf(fp, "%s/frontend", bp);
+	rc |= xvmd_store_setf(id, "%s/frontend-id", bp);
+	rc |= xvmd_store_setf(k->target, "%s/params", bp);
+	rc |= xvmd_store_setf(xlcfg_format_name(k->format), "%s/type", bp);
+	rc |= xvmd_store_setf(k->readonly ? "r" : "w", "%s/mode", bp);
+	rc |= xvmd_store_setf(k->vdev, "%s/dev", bp);
+	rc |= xvmd_store_setf(k->devtype == XLCFG_DEV_CDROM ? "cdrom" : "disk", "%s/device-type", bp);
+	rc |= xvmd_store_setf("1", "%s/online", bp);
+	rc |= xvmd_store_setf("0", "%s/removable", bp);
+	rc |= xvmd_store_setf("4", "%s/state", bp);
+	rc |= xvmd_store_setf("connected", "%s/hotplug-status", bp);
+	rc |= xvmd_store_setf(bp, "%s/backend", fp);
+	rc |= xvmd_store_setf("0", "%s/backend-id", fp);
+	rc |= xvmd_store_setf("4", "%s/state", fp);
+	rc |= xvmd_store_setf(k->vdev, "%s/virtual-device", fp);
+	rc |= xvmd_store_setf(k->devtype == XLCFG_DEV_CDROM ? "cdrom" : "disk", "%s/device-type", fp);
 	return rc ? -EIO : 0;
 }
 
@@ -126,23 +127,23 @@ static int add_vif(struct xvmd_dom *d, int devid, const struct xlcfg_vif *v)
 	if (v->mac_set)
 		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", v->mac[0], v->mac[1],
 			 v->mac[2], v->mac[3], v->mac[4], v->mac[5]);
-	rc |= w(fp, "%s/frontend", bp);
-	rc |= w(id, "%s/frontend-id", bp);
-	rc |= w(mac, "%s/mac", bp);
-	rc |= w(v->bridge ? v->bridge : "xenbr0", "%s/bridge", bp);
-	rc |= w(v->ip, "%s/ip", bp);
-	rc |= w(v->script, "%s/script", bp);
-	rc |= w(v->vifname, "%s/vifname", bp);
-	rc |= w(v->type == XLCFG_VIF_IOEMU ? "ioemu" : "vif", "%s/type", bp);
-	rc |= w(h, "%s/handle", bp);
-	rc |= w("1", "%s/online", bp);
-	rc |= w("4", "%s/state", bp);
-	rc |= w("connected", "%s/hotplug-status", bp);
-	rc |= w(bp, "%s/backend", fp);
-	rc |= w("0", "%s/backend-id", fp);
-	rc |= w("4", "%s/state", fp);
-	rc |= w(h, "%s/handle", fp);
-	rc |= w(mac, "%s/mac", fp);
+	rc |= xvmd_store_setf(fp, "%s/frontend", bp);
+	rc |= xvmd_store_setf(id, "%s/frontend-id", bp);
+	rc |= xvmd_store_setf(mac, "%s/mac", bp);
+	rc |= xvmd_store_setf(v->bridge ? v->bridge : "xenbr0", "%s/bridge", bp);
+	rc |= xvmd_store_setf(v->ip, "%s/ip", bp);
+	rc |= xvmd_store_setf(v->script, "%s/script", bp);
+	rc |= xvmd_store_setf(v->vifname, "%s/vifname", bp);
+	rc |= xvmd_store_setf(v->type == XLCFG_VIF_IOEMU ? "ioemu" : "vif", "%s/type", bp);
+	rc |= xvmd_store_setf(h, "%s/handle", bp);
+	rc |= xvmd_store_setf("1", "%s/online", bp);
+	rc |= xvmd_store_setf("4", "%s/state", bp);
+	rc |= xvmd_store_setf("connected", "%s/hotplug-status", bp);
+	rc |= xvmd_store_setf(bp, "%s/backend", fp);
+	rc |= xvmd_store_setf("0", "%s/backend-id", fp);
+	rc |= xvmd_store_setf("4", "%s/state", fp);
+	rc |= xvmd_store_setf(h, "%s/handle", fp);
+	rc |= xvmd_store_setf(mac, "%s/mac", fp);
 	return rc ? -EIO : 0;
 }
 
@@ -159,32 +160,32 @@ int xvmd_store_add(struct xvmd_dom *d)
 
 	snprintf(dp, sizeof(dp), "/local/domain/%d", d->domid);
 	snprintf(vp, sizeof(vp), "/vm/%s", d->uuid);
-	rc |= w(d->name, "%s/name", dp);
+	rc |= xvmd_store_setf(d->name, "%s/name", dp);
 	snprintf(v, sizeof(v), "%d", d->domid);
-	rc |= w(v, "%s/domid", dp);
-	rc |= w(vp, "%s/vm", dp);
+	rc |= xvmd_store_setf(v, "%s/domid", dp);
+	rc |= xvmd_store_setf(vp, "%s/vm", dp);
 	snprintf(v, sizeof(v), "%llu", (unsigned long long)c->memory_mib * 1024);
-	rc |= w(v, "%s/memory/target", dp);
+	rc |= xvmd_store_setf(v, "%s/memory/target", dp);
 	snprintf(v, sizeof(v), "%llu", (unsigned long long)c->maxmem_mib * 1024);
-	rc |= w(v, "%s/memory/static-max", dp);
+	rc |= xvmd_store_setf(v, "%s/memory/static-max", dp);
 	for (unsigned i = 0; i < c->vcpus; i++)
-		rc |= w("online", "%s/cpu/%u/availability", dp, i);
-	rc |= w("xvm", "%s/console/type", dp);
-	rc |= w("", "%s/control/shutdown", dp);
-	rc |= w(d->name, "%s/name", vp);
-	rc |= w(d->uuid, "%s/uuid", vp);
+		rc |= xvmd_store_setf("online", "%s/cpu/%u/availability", dp, i);
+	rc |= xvmd_store_setf("xvm", "%s/console/type", dp);
+	rc |= xvmd_store_setf("", "%s/control/shutdown", dp);
+	rc |= xvmd_store_setf(d->name, "%s/name", vp);
+	rc |= xvmd_store_setf(d->uuid, "%s/uuid", vp);
 	snprintf(v, sizeof(v), "%d", d->domid);
-	rc |= w(v, "%s/domid", vp);
-	rc |= w(act(c->on_poweroff), "%s/on_poweroff", vp);
-	rc |= w(act(c->on_reboot), "%s/on_reboot", vp);
-	rc |= w(act(c->on_crash), "%s/on_crash", vp);
-	rc |= w("linux", "%s/image/ostype", vp);
-	rc |= w(c->kernel, "%s/image/kernel", vp);
-	rc |= w(c->ramdisk, "%s/image/ramdisk", vp);
-	rc |= w(c->cmdline, "%s/image/cmdline", vp);
+	rc |= xvmd_store_setf(v, "%s/domid", vp);
+	rc |= xvmd_store_setf(act(c->on_poweroff), "%s/on_poweroff", vp);
+	rc |= xvmd_store_setf(act(c->on_reboot), "%s/on_reboot", vp);
+	rc |= xvmd_store_setf(act(c->on_crash), "%s/on_crash", vp);
+	rc |= xvmd_store_setf("linux", "%s/image/ostype", vp);
+	rc |= xvmd_store_setf(c->kernel, "%s/image/kernel", vp);
+	rc |= xvmd_store_setf(c->ramdisk, "%s/image/ramdisk", vp);
+	rc |= xvmd_store_setf(c->cmdline, "%s/image/cmdline", vp);
 	snprintf(v, sizeof(v), "%llu.%03llu", (unsigned long long)(d->start_ms / 1000),
 		 (unsigned long long)(d->start_ms % 1000));
-	rc |= w(v, "%s/start_time", vp);
+	rc |= xvmd_store_setf(v, "%s/start_time", vp);
 	for (size_t i = 0; i < c->ndisks && !rc; i++)
 		if (c->disks[i].target)
 			rc = add_disk(d, 51712 + (int)i * 16, &c->disks[i]);
@@ -196,7 +197,7 @@ int xvmd_store_add(struct xvmd_dom *d)
 void xvmd_store_set_pty(struct xvmd_dom *d)
 {
 	if (d->pty[0])
-		w(d->pty, "/local/domain/%d/console/tty", d->domid);
+		xvmd_store_setf(d->pty, "/local/domain/%d/console/tty", d->domid);
 }
 
 void xvmd_store_remove(struct xvmd_dom *d)

@@ -85,6 +85,11 @@ const char *xvmd_str_arg(json_object *q, const char *k);
 /* a watch event under /local/domain/0/backend: hotplug written to the store */
 void xvmd_hotplug_event(const char *path);
 struct xvmd_dom *xvmd_dom_arg(json_object *q, json_object **err);
+/* For the ops whose "domain" is optional: fn adds the entries of one domain
+ * to arr, for the named domain or else for every domain. Returns
+ * {"ok": true, result: arr}, or the unknown-domain error. */
+json_object *xvmd_each_dom(json_object *q, const char *result,
+			   void (*fn)(struct xvmd_dom *d, json_object *q, json_object *arr));
 
 /* xvmd_domain.c: lifecycle */
 struct xvmd_dom *xvmd_dom_find(const char *name_or_id);
@@ -105,6 +110,8 @@ int xvmd_store_connect(void);
 int xvmd_store_add(struct xvmd_dom *d);
 void xvmd_store_remove(struct xvmd_dom *d);
 void xvmd_store_set(const char *path, const char *value);
+/* Write val (NULL: "") at the path printf(fmt, ...) makes. 0 or -errno. */
+int xvmd_store_setf(const char *val, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void xvmd_store_set_pty(struct xvmd_dom *d);
 void *xvmd_dom_tag(int domid);
 void xvmd_dom_free(struct xvmd_dom *d);
