@@ -184,15 +184,18 @@ int cmd_network_detach(int argc, char **argv)
 	return api_run(argv[0], req, NULL);
 }
 
-/* One list request per DOMAIN; print one row per member of key. */
+/* One list request per DOMAIN; print one row per member of key. handle is
+ * the frontend domain: its id, or the name given when the reply has none. */
 static int dev_list(int argc, char **argv, const char *key, const char *header,
-		    void (*row)(json_object *dev, long long domid, const char *dom))
+		    void (*row)(json_object *dev, const char *handle))
 {
 	bool printed = false;
 	int rc = 0;
 
 	for (int i = optind; i < argc; i++) {
 		json_object *rep, *arr;
+		char handle[32];
+		long long domid;
 		int r = api_run(argv[0], dev_request(argv[0], argv[i]), &rep);
 
 		if (r) {
@@ -204,22 +207,21 @@ static int dev_list(int argc, char **argv, const char *key, const char *header,
 		if (!printed)
 			fputs(header, stdout);
 		printed = true;
+		domid = api_int(rep, "domid", -1);
+		if (domid >= 0)
+			snprintf(handle, sizeof(handle), "%lld", domid);
+		else
+			snprintf(handle, sizeof(handle), "%.31s", argv[i]);
 		arr = api_array(rep, key);
 		for (size_t j = 0; arr && j < json_object_array_length(arr); j++)
-			row(json_object_array_get_idx(arr, j), api_int(rep, "domid", -1), argv[i]);
+			row(json_object_array_get_idx(arr, j), handle);
 		json_object_put(rep);
 	}
 	return rc;
 }
 
-static void block_row(json_object *d, long long domid, const char *dom)
+static void block_row(json_object *d, const char *handle)
 {
-	char handle[32];
-
-	if (domid >= 0)
-		snprintf(handle, sizeof(handle), "%lld", domid);
-	else
-		snprintf(handle, sizeof(handle), "%.31s", dom);
 	printf("%-5lld %-3d %-6s %-5lld %-6s %-4s %-6s %s\n", api_int(d, "devid", -1), 0, handle,
 	       api_int(d, "state", 0), api_str(d, "vdev", "-"), api_str(d, "mode", "-"),
 	       api_str(d, "type", "-"), api_str(d, "params", "-"));
@@ -241,14 +243,8 @@ int cmd_block_list(int argc, char **argv)
 	return dev_list(argc, argv, "disks", hdr, block_row);
 }
 
-static void nic_row(json_object *n, long long domid, const char *dom)
+static void nic_row(json_object *n, const char *handle)
 {
-	char handle[32];
-
-	if (domid >= 0)
-		snprintf(handle, sizeof(handle), "%lld", domid);
-	else
-		snprintf(handle, sizeof(handle), "%.31s", dom);
 	printf("%-3lld %-2d %-17s %-6s %-5lld %-16s %s\n", api_int(n, "devid", -1), 0,
 	       api_str(n, "mac", "-"), handle, api_int(n, "state", 0), api_str(n, "bridge", "-"),
 	       api_str(n, "vifname", "-"));

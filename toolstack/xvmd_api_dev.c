@@ -181,7 +181,7 @@ json_object *op_block_attach(struct xvmd_client *cl, json_object *q)
 {
 	json_object *e = NULL, *r;
 	struct xvmd_dom *d = xvmd_dom_arg(q, &e);
-	const char *spec = xvmd_str_arg(q, "spec");
+	const char *spec = xvmd_str_arg(q, "spec"), *cwd;
 	struct xlcfg_disk k;
 	struct xlcfg_error ce;
 	size_t at;
@@ -197,8 +197,9 @@ json_object *op_block_attach(struct xvmd_client *cl, json_object *q)
 		return xvmd_err("%s: not running", d->name);
 	if (xlcfg_parse_disk(spec, &k, &at, &ce) < 0)
 		return xvmd_err("disk spec '%s': %s", spec, ce.msg);
-	if (xlcfg_resolve_path(&k.target, xvmd_str_arg(q, "cwd") ? xvmd_str_arg(q, "cwd")
-							       : d->cwd) < 0) {
+	if (!(cwd = xvmd_str_arg(q, "cwd")))
+		cwd = d->cwd;
+	if (xlcfg_resolve_path(&k.target, cwd) < 0) {
 		r = xvmd_err("disk spec '%s': cannot resolve its path (cwd must be absolute)", spec);
 		goto out;
 	}
