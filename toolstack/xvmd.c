@@ -11,13 +11,13 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "xvm/log.h"
 #include "xvm/rundir.h"
 #include "xvm/store.h"
+#include "xvm/util.h"
 #include "xvm/xvmd.h"
 
 struct xvmd xvmd;
@@ -199,26 +199,10 @@ static void accept_client(void)
 
 static int listen_api(void)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	int fd;
+	int fd = unix_listen(xvmd.sock, 64);
 
-	if (strlen(xvmd.sock) >= sizeof(a.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(a.sun_path, xvmd.sock);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
-		close(fd);
-		return -EADDRINUSE;
-	}
-	unlink(xvmd.sock);
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 64)) {
-		int e = -errno;
-
-		close(fd);
-		return e;
-	}
+		return fd;
 	chmod(xvmd.sock, 0660);
 	xvmd.lfd = fd;
 	return xvmd_watch_fd(fd, &listener_tag);
