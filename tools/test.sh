@@ -2,7 +2,8 @@
 # test.sh - the whole suite (make test): every test in build/, then every
 # suite but the real-Linux boots (suite "linux") again under ASan+UBSan
 # (build-asan/; the test guest is built with its own flags there too). Tests exit 77 to
-# skip and print the reason as their last output line. The last line printed
+# skip and print the reason as their last output line. Failed tests are listed
+# by name with their last output line; the last line printed
 # is "N passed, N failed, N skipped".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,7 @@ python3 - "$BUILD/meson-logs/testlog.json" "$ASAN/meson-logs/testlog.json" <<'PY
 import json, sys
 p = f = s = 0
 skipped = []
+failed = []
 for path, tag in zip(sys.argv[1:], ("", " [asan]")):
     try:
         lines = open(path).read().splitlines()
@@ -43,8 +45,13 @@ for path, tag in zip(sys.argv[1:], ("", " [asan]")):
             skipped.append("%s%s: %s" % (t["name"], tag, out[-1] if out else "no reason given"))
         else:
             f += 1
+            out = (t.get("stdout") or "").strip().splitlines()
+            failed.append("%s%s (%s): %s" % (t["name"], tag, r,
+                          out[-1] if out else "no output"))
 for line in skipped:
     print("skipped:", line)
+for line in failed:
+    print("FAILED:", line)
 print("%d passed, %d failed, %d skipped" % (p, f, s))
 sys.exit(1 if f else 0)
 PY
