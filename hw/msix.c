@@ -31,6 +31,7 @@ static void msix_update(struct msix *m, unsigned v)
 {
 	const struct msix_entry *e = &m->table[v];
 	bool live = m->enabled && !m->fmask && !(e->ctrl & MSIX_VEC_MASKED);
+	bool was = m->live[v];
 	uint64_t addr = (uint64_t)e->addr_hi << 32 | e->addr_lo;
 	int rc;
 
@@ -42,6 +43,8 @@ static void msix_update(struct msix *m, unsigned v)
 	if (m->live[v] && (m->pba[v / 64] & (1ULL << (v % 64)))) {
 		m->pba[v / 64] &= ~(1ULL << (v % 64));
 		msix_signal(m, v);
+	} else if (m->live[v] && !was && m->ext[v]) {
+		msix_signal(m, v);   /* whoever else signals it may have done so while masked */
 	}
 }
 
@@ -70,7 +73,8 @@ int msix_init(struct msix *m, struct vm *vm, struct pci_dev *pci, unsigned nvec,
 	m->gsi = calloc(nvec, sizeof(int));
 	m->efd = calloc(nvec, sizeof(int));
 	m->live = calloc(nvec, sizeof(bool));
-	if (!m->table || !m->pba || !m->gsi || !m->efd || !m->live)
+	m->ext = calloc(nvec, sizeof(bool));
+	if (!m->table || !m->pba || !m->gsi || !m->efd || !m->live || !m->ext)
 		return -ENOMEM;
 	for (unsigned v = 0; v < nvec; v++) {
 		m->efd[v] = -1;
@@ -106,6 +110,7 @@ void msix_destroy(struct msix *m)
 	free(m->gsi);
 	free(m->efd);
 	free(m->live);
+	free(m->ext);
 	pthread_mutex_destroy(&m->lock);
 	memset(m, 0, sizeof(*m));
 }
@@ -182,4 +187,18 @@ void msix_notify(struct msix *m, unsigned v)
 	else
 		m->pba[v / 64] |= 1ULL << (v % 64);
 	pthread_mutex_unlock(&m->lock);
+}
+
+int msix_share(struct msix *m, unsigned v, bool on)
+{
+	int fd = -1;
+
+	if (v >= m->nvec)
+		return -1;
+	pthread_mutex_lock(&m->lock);
+	m->ext[v] = on;
+	if (on && m->enabled)
+		fd = m->efd[v];
+	pthread_mutex_unlock(&m->lock);
+	return fd;
 }

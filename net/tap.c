@@ -125,6 +125,27 @@ void tap_close(struct tap *t)
 	t->fd = -1;
 }
 
+int tap_counters(const struct tap *t, unsigned long long c[4])
+{
+	static const char *const names[4] = { "rx_packets", "rx_bytes", "tx_packets",
+					      "tx_bytes" };
+	char path[96];
+
+	for (unsigned i = 0; i < 4; i++) {
+		FILE *f;
+		int ok;
+
+		snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/%s", t->name, names[i]);
+		if (!(f = fopen(path, "re")))
+			return -errno;
+		ok = fscanf(f, "%llu", &c[i]) == 1;
+		fclose(f);
+		if (!ok)
+			return -EIO;
+	}
+	return 0;
+}
+
 const char *tap_strerror(int rc)
 {
 	switch (rc) {

@@ -56,6 +56,13 @@ struct vnet {
 	uint32_t lens[QUEUE_SIZE];
 	struct vq_elem first, elem;
 	struct vnet_stats st;
+	/* vhost-net (vhost.h): the device, kept open from start when usable */
+	int vhost_fd;
+	uint64_t vhost_feat;       /* VHOST_GET_FEATURES */
+	bool vhost_on;             /* the kernel has the rings now */
+	int kick_fd[VHOST_NET_RINGS]; /* the queues' kick eventfds while it has */
+	unsigned long long tap0[4]; /* tap counters when vhost took over */
+	bool tap0_ok;
 };
 
 /* --- pure helpers (unit-tested) ---------------------------------------- */
@@ -340,7 +347,8 @@ static void vnet_tap_ready(void *opaque)
 
 	pthread_mutex_lock(&n->lock);
 	epoll_wait(n->epfd, &ev, 1, 0);   /* level-triggered: nothing to consume */
-	vnet_rx_run(n);
+	if (!n->vhost_on)
+		vnet_rx_run(n);
 	pthread_mutex_unlock(&n->lock);
 }
 
@@ -405,7 +413,12 @@ static void vnet_queue_notify(void *dev, struct virtqueue *vq, unsigned q)
 	XVM_PROBE(VIRTIO_NOTIFY, n->vm->cfg.domid, n->name, (int)q);
 	pthread_mutex_lock(&n->lock);
 	vnet_configure(n);
-	if (q == RXQ) {
+	if (n->vhost_on) {
+		/* the loop took this kick just before vhost got the eventfd */
+		uint64_t one = 1;
+		if (q < VHOST_NET_RINGS && write(n->kick_fd[q], &one, 8) < 0)
+			log_debug("%s: kick: %s", n->name, strerror(errno));
+	} else if (q == RXQ) {
 		n->rxq = vq;
 		vnet_arm(n, true);       /* new buffers: take frames again */
 		if (n->pending)
@@ -415,6 +428,156 @@ static void vnet_queue_notify(void *dev, struct virtqueue *vq, unsigned q)
 		vnet_tx_run(n);
 	}
 	pthread_mutex_unlock(&n->lock);
+}
+
+/* Which data path the NIC can use: with vhost=auto|on, /dev/vhost-net is
+ * opened and kept for driver_ok; vhost=on without it is refused. The path
+ * actually used is decided (and said) when the guest sets DRIVER_OK.
+ * 0 or -errno (logged). */
+static int vnet_data_path(struct vnet *n, const struct vnet_opts *o)
+{
+	int fd = o->vhost == VHOST_OFF ? -EPERM : vhost_net_open(&n->vm->mem, &n->vhost_feat);
+
+	if (o->vhost == VHOST_OFF) {
+		log_info("nic %s: data path userspace (vhost=off)", n->name);
+		return 0;
+	}
+	if (fd < 0 && o->vhost == VHOST_ON) {
+		log_err("--net vhost=on: /dev/vhost-net: %s", strerror(-fd));
+		return fd;
+	}
+	if (fd < 0) {
+		log_info("nic %s: data path userspace (vhost-net: %s)", n->name, strerror(-fd));
+		XVM_PROBE(NET_BACKEND, n->vm->cfg.domid, (int)n->index, (char *)"userspace");
+		return 0;
+	}
+	if (o->fd >= 0) {
+		/* a test's socketpair: vhost-net needs a real tap */
+		close(fd);
+		log_info("nic %s: data path userspace (not a tap)", n->name);
+		return 0;
+	}
+	n->vhost_fd = fd;
+	log_info("nic %s: vhost-net ready (features 0x%llx); the data path follows the "
+		 "guest's negotiation", n->name, (unsigned long long)n->vhost_feat);
+	return 0;
+}
+
+/* Counters the kernel moved since vhost took over, from the tap's own
+ * (tap rx = guest tx). Called with n->lock held. */
+static void vnet_add_tap_delta(struct vnet *n, struct vnet_stats *s)
+{
+	unsigned long long c[4];
+
+	if (!n->tap0_ok || tap_counters(&n->tap, c) < 0)
+		return;
+	s->tx_packets += c[0] - n->tap0[0];
+	s->tx_bytes += c[1] - n->tap0[1];
+	s->rx_packets += c[2] - n->tap0[2];
+	s->rx_bytes += c[3] - n->tap0[3];
+}
+
+/* Hand back the kicks and vectors of the first `nq` queues (and stop
+ * sharing the vectors). Not under n->lock: the event loop may be in one of
+ * our callbacks waiting for it, and watching a kick again takes the loop. */
+static void vnet_vhost_release(struct vnet *n, unsigned nq)
+{
+	for (unsigned q = 0; q < nq; q++) {
+		virtio_call_share(n->vp, q, false);
+		virtio_kick_handoff(n->vp, q, false);
+	}
+}
+
+/* The rings for vhost: enabled queues with MSI-X vectors. NULL, or why not.
+ * Called with n->lock held, kicks already off the loop. */
+static const char *vnet_vhost_rings(struct vnet *n, struct vhost_ring r[VHOST_NET_RINGS])
+{
+	for (unsigned q = 0; q < VHOST_NET_RINGS; q++) {
+		struct virtqueue *vq = virtio_queue(n->vp, q);
+		unsigned held = 0;
+
+		if (!vq || !vq->enabled || vq->broken)
+			return "a queue is not enabled";
+		if (q == RXQ && n->pending) {
+			/* un-pop the buffers a half-placed frame holds: vhost takes them */
+			held = n->nbufs + (n->first_held ? 1 : 0);
+			vnet_drop(n, "data path switch", false);
+			n->pending = n->first_held = false;
+			n->nbufs = 0;
+		}
+		n->kick_fd[q] = virtio_kick_handoff(n->vp, q, true);
+		r[q] = (struct vhost_ring){ .size = vq->size, .base = (uint16_t)(vq->last_avail - held),
+					    .desc_gpa = vq->desc_gpa, .avail_gpa = vq->avail_gpa,
+					    .used_gpa = vq->used_gpa,
+					    .kick_fd = n->kick_fd[q],
+					    .call_fd = virtio_call_share(n->vp, q, true) };
+		if (r[q].call_fd < 0)
+			return "no MSI-X vector for a queue";
+	}
+	return NULL;
+}
+
+/* DRIVER_OK: give the rings to vhost-net when it can take them, else stay in
+ * userspace; either way say which (log line and net-backend probe). */
+static void vnet_driver_ok(void *dev)
+{
+	struct vnet *n = dev;
+	struct vhost_ring r[VHOST_NET_RINGS];
+	const char *why = NULL, *step = NULL;
+	uint64_t ack;
+	int rc = 0;
+	bool on;
+
+	if (n->vhost_fd < 0)
+		return;
+	for (unsigned q = 0; q < VHOST_NET_RINGS; q++)
+		virtio_kick_handoff(n->vp, q, true);   /* no n->lock: waits for a kick callback */
+	pthread_mutex_lock(&n->lock);
+	vnet_configure(n);
+	ack = vhost_net_ack(n->vhost_feat, virtio_features(n->vp));
+	if (!ack)
+		why = "the guest's ring features are not all vhost's";
+	else if (!(why = vnet_vhost_rings(n, r))) {
+		n->tap0_ok = tap_counters(&n->tap, n->tap0) == 0;
+		rc = vhost_net_start(n->vhost_fd, &n->vm->mem, ack, r, n->tap.fd, &step);
+	}
+	if (!why && rc == 0) {
+		n->vhost_on = true;
+		vnet_arm(n, false);
+		log_info("nic %s: data path vhost-net (features 0x%llx)", n->name,
+			 (unsigned long long)ack);
+	} else {
+		if (rc < 0)
+			log_warn("nic %s: vhost-net: %s: %s; data path userspace", n->name, step,
+				 strerror(-rc));
+		else
+			log_info("nic %s: data path userspace (vhost-net: %s)", n->name, why);
+		vnet_arm(n, true);
+	}
+	XVM_PROBE(NET_BACKEND, n->vm->cfg.domid, (int)n->index,
+		  (char *)(n->vhost_on ? "vhost-net" : "userspace"));
+	on = n->vhost_on;
+	pthread_mutex_unlock(&n->lock);
+	if (!on)
+		vnet_vhost_release(n, VHOST_NET_RINGS);
+}
+
+/* Take the rings back from vhost (device reset). */
+static void vnet_vhost_stop(struct vnet *n)
+{
+	int rc;
+
+	pthread_mutex_lock(&n->lock);
+	if (!n->vhost_on) {
+		pthread_mutex_unlock(&n->lock);
+		return;
+	}
+	if ((rc = vhost_net_stop(n->vhost_fd, NULL)) < 0)
+		log_warn("nic %s: vhost-net stop: %s", n->name, strerror(-rc));
+	vnet_add_tap_delta(n, &n->st);
+	n->vhost_on = n->tap0_ok = false;
+	pthread_mutex_unlock(&n->lock);
+	vnet_vhost_release(n, VHOST_NET_RINGS);
 }
 
 static void vnet_cfg_read(void *dev, unsigned off, uint8_t *data, unsigned len)
@@ -428,6 +591,7 @@ static void vnet_reset(void *dev)
 {
 	struct vnet *n = dev;
 
+	vnet_vhost_stop(n);
 	pthread_mutex_lock(&n->lock);
 	if (n->pending)
 		vnet_drop(n, "device reset", false);
@@ -443,6 +607,8 @@ void vnet_get_stats(struct vnet *n, struct vnet_stats *s)
 {
 	pthread_mutex_lock(&n->lock);
 	*s = n->st;
+	if (n->vhost_on)
+		vnet_add_tap_delta(n, s);
 	pthread_mutex_unlock(&n->lock);
 }
 
@@ -451,29 +617,6 @@ void vnet_get_info(struct vnet *n, struct vnet_info *i)
 	*i = (struct vnet_info){ .id = n->name, .tap = n->tap.name,
 				 .slot = virtio_pci_slot(n->vp) };
 	memcpy(i->mac, n->cfg, 6);
-}
-
-/* Which data path the NIC uses, said once: userspace always today (see
- * vhost.h); vhost=on is refused with the reason. 0 or -errno (logged). */
-static int vnet_data_path(struct vnet *n, const struct vnet_opts *o)
-{
-	uint64_t feat = 0;
-	int rc = o->vhost == VHOST_OFF ? 0 : vhost_net_probe(&n->vm->mem, &feat);
-
-	XVM_PROBE(NET_BACKEND, n->vm->cfg.domid, (int)n->index, (char *)"userspace");
-	if (o->vhost == VHOST_ON) {
-		log_err("--net vhost=on: %s%s", rc < 0 ? "/dev/vhost-net: " : "",
-			rc < 0 ? strerror(-rc) : "xvm cannot drive vhost-net yet (use vhost=auto or off)");
-		return rc < 0 ? rc : -EOPNOTSUPP;
-	}
-	if (o->vhost == VHOST_OFF)
-		log_info("nic %s: data path userspace (vhost=off)", n->name);
-	else if (rc < 0)
-		log_info("nic %s: data path userspace (vhost-net: %s)", n->name, strerror(-rc));
-	else
-		log_info("nic %s: data path userspace (vhost-net present, features 0x%llx, "
-			 "not driven yet)", n->name, (unsigned long long)feat);
-	return 0;
 }
 
 /* The tap (or the test's fd) and the private epoll around it. 0 or -errno. */
@@ -531,6 +674,7 @@ int vnet_create(struct vm *vm, struct pci_bus *bus, struct evloop *loop,
 	n->index = index;
 	n->epfd = -1;
 	n->tap.fd = -1;
+	n->vhost_fd = -1;
 	pthread_mutex_init(&n->lock, NULL);
 	snprintf(n->name, sizeof(n->name), "%s", o->id ? o->id : "");
 	if (!o->id)
@@ -553,7 +697,7 @@ int vnet_create(struct vm *vm, struct pci_bus *bus, struct evloop *loop,
 		.features = vnet_features(n->tap.offload_ok),
 		.nqueues = 2, .queue_size = QUEUE_SIZE, .cfg_size = CFG_SIZE,
 		.cfg_read = vnet_cfg_read, .queue_notify = vnet_queue_notify,
-		.reset = vnet_reset,
+		.reset = vnet_reset, .driver_ok = vnet_driver_ok,
 	};
 	if ((rc = virtio_pci_create(vm, bus, loop, &n->ops, n, &n->vp)) < 0)
 		goto fail;
@@ -586,6 +730,8 @@ void vnet_destroy(struct vnet *n)
 	if (!n)
 		return;
 	virtio_pci_unplug(n->vp);   /* no vCPU or kick reaches us (hot-unplug) */
+	if (n->vhost_fd >= 0)
+		close(n->vhost_fd);     /* the kernel stops the rings and lets go */
 	if (n->epfd >= 0) {
 		evloop_del(n->loop, n->epfd);   /* -ENOENT when never added: fine */
 		close(n->epfd);

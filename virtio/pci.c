@@ -180,7 +180,13 @@ static void vp_set_status(struct virtio_pci *vp, uint8_t s)
 			vp->q[i].vq.indirect = vp->driver_features & (1ULL << VIRTIO_F_INDIRECT_DESC);
 		}
 	}
+	bool ok = (s & VIRTIO_STATUS_DRIVER_OK) && !(vp->status & VIRTIO_STATUS_DRIVER_OK);
 	vp->status = (uint8_t)(s | (vp->status & VIRTIO_STATUS_NEEDS_RESET));
+	if (ok && vp->ops->driver_ok && !(vp->status & VIRTIO_STATUS_NEEDS_RESET)) {
+		pthread_mutex_unlock(&vp->lock);
+		vp->ops->driver_ok(vp->dev);
+		pthread_mutex_lock(&vp->lock);
+	}
 }
 
 /* --- common configuration --------------------------------------------- */
@@ -450,6 +456,39 @@ int virtio_pci_create(struct vm *vm, struct pci_bus *bus, struct evloop *loop,
 	}
 	*out = vp;
 	return 0;
+}
+
+struct virtqueue *virtio_queue(struct virtio_pci *vp, unsigned q)
+{
+	return q < vp->ops->nqueues ? &vp->q[q].vq : NULL;
+}
+
+int virtio_kick_handoff(struct virtio_pci *vp, unsigned qi, bool to_device)
+{
+	struct vp_queue *q = qi < vp->ops->nqueues ? &vp->q[qi] : NULL;
+
+	if (!q || vp->unplugged)
+		return -1;
+	if (to_device && q->watched) {
+		evloop_del(vp->loop, q->kick_fd);
+		q->watched = false;
+	} else if (!to_device && !q->watched) {
+		q->watched = evloop_add(vp->loop, q->kick_fd, vp_kick, q) == 0;
+		if (!q->watched)
+			log_warn("%s %s: queue %u: cannot watch kicks again", vp->ops->name,
+				 vp->vm->name, qi);
+	}
+	return q->kick_fd;
+}
+
+int virtio_call_share(struct virtio_pci *vp, unsigned qi, bool on)
+{
+	uint16_t v = qi < vp->ops->nqueues ? __atomic_load_n(&vp->q[qi].vector, __ATOMIC_RELAXED)
+					     : MSIX_NO_VECTOR;
+
+	if (v == MSIX_NO_VECTOR || v >= vp->msix.nvec)
+		return -1;
+	return msix_share(&vp->msix, v, on);
 }
 
 unsigned virtio_pci_slot(const struct virtio_pci *vp)

@@ -30,6 +30,7 @@ struct msix {
 	uint64_t *pba;
 	int *gsi, *efd;
 	bool *live;              /* route installed */
+	bool *ext;               /* the irqfd is also signalled outside xvm */
 	bool enabled, fmask;
 };
 
@@ -48,5 +49,11 @@ void msix_config_write(struct msix *m, unsigned off, unsigned len);
 bool msix_enabled(struct msix *m);
 /* Raise vector vec (ignored when out of range). */
 void msix_notify(struct msix *m, unsigned vec);
+/* Share vector vec's irqfd with a signaller outside xvm (vhost), or stop.
+ * A masked vector's route is down, so what such a signaller sends then is
+ * lost; a shared vector therefore gets one (spurious, harmless) interrupt
+ * each time it goes live again. Returns the eventfd when on and MSI-X is
+ * enabled, else -1 (the vector stays marked when on). */
+int msix_share(struct msix *m, unsigned vec, bool on);
 
 #endif

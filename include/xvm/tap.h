@@ -50,6 +50,11 @@ void tap_from_fd(int fd, struct tap *t);
 int tap_set_offload(struct tap *t, unsigned flags);
 /* Close; a tap tap_open created disappears with it. NULL-safe, idempotent. */
 void tap_close(struct tap *t);
+/* The tap's kernel counters (/sys/class/net/NAME/statistics): frames and
+ * bytes the tap received (what the guest sent) and transmitted (what the
+ * guest got): c[] = rx_packets, rx_bytes, tx_packets, tx_bytes. 0 or
+ * -errno (a counter that cannot be read). */
+int tap_counters(const struct tap *t, unsigned long long c[4]);
 /* One-line reason for a tap_open error, for "xvm: --net tap=X: <why>". */
 const char *tap_strerror(int rc);
 

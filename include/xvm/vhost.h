@@ -1,15 +1,11 @@
-/* vhost.h - vhost-net (/dev/vhost-net): what xvm can check about it today.
+/* vhost.h - vhost-net (/dev/vhost-net): the kernel data path for a NIC.
  *
- * The kernel data path is not driven yet: every NIC uses the userspace
- * path of virtio/net.c. What exists is the groundwork the wiring needs and
- * the report of which path a NIC uses (`--net ...,vhost=on|off|auto`):
- * the memory table vhost wants (one region per guest RAM slot), the choice
- * of guest features vhost must implement in the rings, and a probe that
- * opens the device, takes ownership, reads its features and loads the
- * memory table, then closes it. Still missing (docs/net.md, "vhost-net"):
- * a transport hook at DRIVER_OK and reset, detaching a queue's ioeventfd
- * from the event loop for VHOST_SET_VRING_KICK, and an irqfd per queue
- * vector (with mask handling) for VHOST_SET_VRING_CALL. */
+ * virtio/net.c opens /dev/vhost-net per NIC at start (`--net ...,vhost=`);
+ * when the guest sets DRIVER_OK with features vhost implements and MSI-X
+ * vectors on both queues, it hands the rings, the queues' kick eventfds,
+ * the vectors' irqfds and the tap to the kernel (vhost_net_start) and the
+ * userspace path stands aside until the device is reset (vhost_net_stop).
+ * The memory table is one region per guest RAM slot. */
 #ifndef XVM_VHOST_H
 #define XVM_VHOST_H
 
@@ -38,5 +34,27 @@ uint64_t vhost_net_ack(uint64_t vhost_features, uint64_t guest_features);
  * *features) and VHOST_SET_MEM_TABLE for gm, then close. 0 or -errno
  * (-ENOENT: no device, -EACCES: no permission). */
 int vhost_net_probe(const struct guestmem *gm, uint64_t *features);
+
+/* As vhost_net_probe, but keep the device: its fd, or -errno. */
+int vhost_net_open(const struct guestmem *gm, uint64_t *features);
+
+#define VHOST_NET_RINGS 2   /* rx (0), tx (1) */
+
+struct vhost_ring {
+	uint16_t size, base;                /* entries; next avail index to take */
+	uint64_t desc_gpa, avail_gpa, used_gpa;
+	int kick_fd, call_fd;               /* the queue's kick eventfd, vector irqfd */
+};
+
+/* VHOST_SET_FEATURES(ack), then per ring NUM, BASE, ADDR (host addresses
+ * of the guest rings, checked to be RAM), KICK and CALL, then
+ * VHOST_NET_SET_BACKEND with the tap. 0, or -errno with *step naming the
+ * failing step (the backend is detached again then). */
+int vhost_net_start(int fd, const struct guestmem *gm, uint64_t ack,
+		    const struct vhost_ring r[VHOST_NET_RINGS], int tap_fd, const char **step);
+/* Detach the tap from both rings and stop them (VHOST_GET_VRING_BASE);
+ * base[] gets the next avail index of each (NULL: not wanted). 0 or the
+ * first -errno. */
+int vhost_net_stop(int fd, uint16_t base[VHOST_NET_RINGS]);
 
 #endif

@@ -50,6 +50,9 @@ struct virtio_dev_ops {
 	void (*queue_notify)(void *dev, struct virtqueue *vq, unsigned q);
 	/* device reset: wait for in-flight work, forget device state */
 	void (*reset)(void *dev);
+	/* optional: the driver set DRIVER_OK (vCPU thread, transport unlocked);
+	 * queues and features are final until the next reset */
+	void (*driver_ok)(void *dev);
 };
 
 /* Create and plug the device. 0 or -errno (logged). */
@@ -75,5 +78,22 @@ void virtio_notify(struct virtio_pci *vp, unsigned q);
 void virtio_needs_reset(struct virtio_pci *vp, const char *why);
 /* The device config changed: bump config_generation, interrupt. */
 void virtio_config_changed(struct virtio_pci *vp);
+
+/* --- handing a queue to an in-kernel backend (vhost) --------------------
+ * Between driver_ok and reset the device may give queue q's kick eventfd
+ * and its MSI-X vector's irqfd to someone else. */
+
+/* Queue q (NULL when out of range). Its ring fields are final while the
+ * queue is enabled. */
+struct virtqueue *virtio_queue(struct virtio_pci *vp, unsigned q);
+/* Stop (to_device) or resume watching queue q's kick eventfd on the event
+ * loop; returns the eventfd (-1 when q is out of range or the device is
+ * unplugged). Stopping waits for a running kick callback to end, so call
+ * it without locks the device's queue_notify takes. Kicks that arrive
+ * while not watched stay counted in the eventfd. */
+int virtio_kick_handoff(struct virtio_pci *vp, unsigned q, bool to_device);
+/* Share (on) or stop sharing the irqfd of queue q's MSI-X vector (see
+ * msix_share). The eventfd, or -1 when MSI-X is off or q has no vector. */
+int virtio_call_share(struct virtio_pci *vp, unsigned q, bool on);
 
 #endif
