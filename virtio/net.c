@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -61,6 +62,8 @@ struct vnet {
 	uint64_t vhost_feat;       /* VHOST_GET_FEATURES */
 	bool vhost_on;             /* the kernel has the rings now */
 	int kick_fd[VHOST_NET_RINGS]; /* the queues' kick eventfds while it has */
+	int call_fd[VHOST_NET_RINGS]; /* vhost's interrupts for queues without an
+				       * MSI-X irqfd, relayed by the event loop */
 	unsigned long long tap0[4]; /* tap counters when vhost took over */
 	bool tap0_ok;
 };
@@ -477,6 +480,48 @@ static void vnet_add_tap_delta(struct vnet *n, struct vnet_stats *s)
 	s->rx_bytes += c[3] - n->tap0[3];
 }
 
+/* vhost signalled a queue that has no MSI-X irqfd to give it: raise the
+ * queue's interrupt the transport's way (event loop thread). */
+static void vnet_vhost_call(struct vnet *n, unsigned q)
+{
+	uint64_t v;
+
+	if (read(n->call_fd[q], &v, sizeof(v)) == sizeof(v) &&
+	    __atomic_load_n(&n->vhost_on, __ATOMIC_ACQUIRE))
+		virtio_raise(n->vp, q);
+}
+
+static void vnet_vhost_call_rx(void *opaque)
+{
+	vnet_vhost_call(opaque, RXQ);
+}
+
+static void vnet_vhost_call_tx(void *opaque)
+{
+	vnet_vhost_call(opaque, TXQ);
+}
+
+/* The relay eventfds, watched from start. 0 or -errno (logged). */
+static int vnet_vhost_relay(struct vnet *n)
+{
+	static const evloop_fn fn[VHOST_NET_RINGS] = { vnet_vhost_call_rx, vnet_vhost_call_tx };
+
+	for (unsigned q = 0; q < VHOST_NET_RINGS; q++) {
+		int rc;
+
+		n->call_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (n->call_fd[q] < 0)
+			rc = -errno;
+		else
+			rc = evloop_add(n->loop, n->call_fd[q], fn[q], n);
+		if (rc < 0) {
+			log_err("%s: vhost-net interrupt relay: %s", n->name, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
 /* Hand back the kicks and vectors of the first `nq` queues (and stop
  * sharing the vectors). Not under n->lock: the event loop may be in one of
  * our callbacks waiting for it, and watching a kick again takes the loop. */
@@ -512,7 +557,7 @@ static const char *vnet_vhost_rings(struct vnet *n, struct vhost_ring r[VHOST_NE
 					    .kick_fd = n->kick_fd[q],
 					    .call_fd = virtio_call_share(n->vp, q, true) };
 		if (r[q].call_fd < 0)
-			return "no MSI-X vector for a queue";
+			r[q].call_fd = n->call_fd[q];   /* INTx or no vector: relayed */
 	}
 	return NULL;
 }
@@ -542,7 +587,7 @@ static void vnet_driver_ok(void *dev)
 		rc = vhost_net_start(n->vhost_fd, &n->vm->mem, ack, r, n->tap.fd, &step);
 	}
 	if (!why && rc == 0) {
-		n->vhost_on = true;
+		__atomic_store_n(&n->vhost_on, true, __ATOMIC_RELEASE);
 		vnet_arm(n, false);
 		log_info("nic %s: data path vhost-net (features 0x%llx)", n->name,
 			 (unsigned long long)ack);
@@ -575,7 +620,8 @@ static void vnet_vhost_stop(struct vnet *n)
 	if ((rc = vhost_net_stop(n->vhost_fd, NULL)) < 0)
 		log_warn("nic %s: vhost-net stop: %s", n->name, strerror(-rc));
 	vnet_add_tap_delta(n, &n->st);
-	n->vhost_on = n->tap0_ok = false;
+	__atomic_store_n(&n->vhost_on, false, __ATOMIC_RELEASE);
+	n->tap0_ok = false;
 	pthread_mutex_unlock(&n->lock);
 	vnet_vhost_release(n, VHOST_NET_RINGS);
 }
@@ -675,6 +721,7 @@ int vnet_create(struct vm *vm, struct pci_bus *bus, struct evloop *loop,
 	n->epfd = -1;
 	n->tap.fd = -1;
 	n->vhost_fd = -1;
+	n->call_fd[0] = n->call_fd[1] = -1;
 	pthread_mutex_init(&n->lock, NULL);
 	snprintf(n->name, sizeof(n->name), "%s", o->id ? o->id : "");
 	if (!o->id)
@@ -700,6 +747,8 @@ int vnet_create(struct vm *vm, struct pci_bus *bus, struct evloop *loop,
 		.reset = vnet_reset, .driver_ok = vnet_driver_ok,
 	};
 	if ((rc = virtio_pci_create(vm, bus, loop, &n->ops, n, &n->vp)) < 0)
+		goto fail;
+	if (n->vhost_fd >= 0 && (rc = vnet_vhost_relay(n)) < 0)
 		goto fail;
 	if ((rc = evloop_add(loop, n->epfd, vnet_tap_ready, n)) < 0) {
 		log_err("%s: cannot watch the tap: %s", n->name, strerror(-rc));
@@ -732,6 +781,11 @@ void vnet_destroy(struct vnet *n)
 	virtio_pci_unplug(n->vp);   /* no vCPU or kick reaches us (hot-unplug) */
 	if (n->vhost_fd >= 0)
 		close(n->vhost_fd);     /* the kernel stops the rings and lets go */
+	for (unsigned q = 0; q < VHOST_NET_RINGS; q++)
+		if (n->call_fd[q] >= 0) {
+			evloop_del(n->loop, n->call_fd[q]);
+			close(n->call_fd[q]);
+		}
 	if (n->epfd >= 0) {
 		evloop_del(n->loop, n->epfd);   /* -ENOENT when never added: fine */
 		close(n->epfd);

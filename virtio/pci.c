@@ -110,6 +110,12 @@ void virtio_notify(struct virtio_pci *vp, unsigned q)
 		vp_raise(vp, (int)q, __atomic_load_n(&vq->vector, __ATOMIC_RELAXED), 1);
 }
 
+void virtio_raise(struct virtio_pci *vp, unsigned q)
+{
+	if (q < vp->ops->nqueues)
+		vp_raise(vp, (int)q, __atomic_load_n(&vp->q[q].vector, __ATOMIC_RELAXED), 1);
+}
+
 void virtio_config_changed(struct virtio_pci *vp)
 {
 	pthread_mutex_lock(&vp->lock);

@@ -95,5 +95,9 @@ int virtio_kick_handoff(struct virtio_pci *vp, unsigned q, bool to_device);
 /* Share (on) or stop sharing the irqfd of queue q's MSI-X vector (see
  * msix_share). The eventfd, or -1 when MSI-X is off or q has no vector. */
 int virtio_call_share(struct virtio_pci *vp, unsigned q, bool on);
+/* Interrupt the driver for queue q unconditionally (the caller, e.g. vhost,
+ * already applied the ring's suppression rules): its MSI-X vector, or INTx
+ * when MSI-X is off. */
+void virtio_raise(struct virtio_pci *vp, unsigned q);
 
 #endif

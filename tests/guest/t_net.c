@@ -363,7 +363,8 @@ static uint64_t bench_rx(struct guest *g, uint64_t n, uint64_t *frames, uint64_t
     return *frames > 1 && last > first ? (*frames - 1) * ms * 1000 / (last - first) : 0;
 }
 
-/* netbench: tx packets/s at 64 and 1500 bytes (net.bench_n=, default 20000);
+/* netbench: tx packets/s at 64 and 1500 bytes (net.bench_n=, default 20000,
+ * after net.start_ms= of waiting);
  * with net.rxbench=N also rx packets/s of a flood the host sends. */
 int test_netbench(struct guest *g)
 {
@@ -374,6 +375,10 @@ int test_netbench(struct guest *g)
     if (rc != XT_PASS)
         return rc;
     if (n) {
+        /* net.start_ms=: let the host bring a fresh tap up first */
+        uint64_t khz = guest_tsc_khz(g), t0 = rdtsc(), ms = guest_arg(g, "net.start_ms=", 0);
+        while (khz && rdtsc() - t0 < ms * khz)
+            cpu_relax();
         uint64_t p64 = bench_tx(g, 64, n), p1500 = bench_tx(g, 1500, n);
         xt_note(" tx64_pps=%lu tx1500_pps=%lu", p64, p1500);
         if (!p64 || !p1500)
