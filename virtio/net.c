@@ -443,6 +443,7 @@ static int vnet_data_path(struct vnet *n, const struct vnet_opts *o)
 
 	if (o->vhost == VHOST_OFF) {
 		log_info("nic %s: data path userspace (vhost=off)", n->name);
+		XVM_PROBE(NET_BACKEND, n->vm->cfg.domid, (int)n->index, (char *)"userspace");
 		return 0;
 	}
 	if (fd < 0 && o->vhost == VHOST_ON) {
@@ -458,6 +459,7 @@ static int vnet_data_path(struct vnet *n, const struct vnet_opts *o)
 		/* a test's socketpair: vhost-net needs a real tap */
 		close(fd);
 		log_info("nic %s: data path userspace (not a tap)", n->name);
+		XVM_PROBE(NET_BACKEND, n->vm->cfg.domid, (int)n->index, (char *)"userspace");
 		return 0;
 	}
 	n->vhost_fd = fd;

@@ -1,7 +1,10 @@
 /* test_vhost.c - vhost-net groundwork: the memory table for one and two RAM
  * slots, the ring features acked to vhost (and refusal when it lacks one),
- * the probe where there is no /dev/vhost-net, and --net vhost= parsing. */
+ * the probe where there is no /dev/vhost-net, start/stop errors on a device
+ * that is not vhost, and --net vhost= parsing. The data path itself runs in
+ * linux-net (nestlab: Linux pings over vhost-net). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -52,6 +55,22 @@ int main(void)
 	else
 		printf("/dev/vhost-net present: probe rc=%d features=0x%llx\n", rc,
 		       (unsigned long long)feat);
+	/* start and stop name the failing step and leave nothing half-done on a
+	 * device that is not vhost (here /dev/null: every ioctl is ENOTTY) */
+	{
+		struct vhost_ring rings[VHOST_NET_RINGS] = { { .size = 256, .kick_fd = -1, .call_fd = -1 },
+							     { .size = 256, .kick_fd = -1, .call_fd = -1 } };
+		uint16_t base[VHOST_NET_RINGS] = { 7, 7 };
+		const char *step = NULL;
+		int nfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		CHECK(nfd >= 0);
+		CHECK(vhost_net_start(nfd, &gm, F_V1, rings, -1, &step) == -ENOTTY);
+		CHECK(step && !strcmp(step, "VHOST_SET_FEATURES"));
+		CHECK(vhost_net_stop(nfd, base) == -ENOTTY);
+		CHECK(base[0] == 0 && base[1] == 0);   /* unknown: not left stale */
+		close(nfd);
+	}
 	/* --net vhost= */
 	CHECK(vnet_parse("tap=t0", buf, &o) == 0 && o.vhost == VHOST_AUTO);
 	CHECK(vnet_parse("tap=t0,vhost=on", buf, &o) == 0 && o.vhost == VHOST_ON);
