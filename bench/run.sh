@@ -75,6 +75,11 @@ echo; bench/blk.sh
 
 # 5. virtio-net transmit (bench/net.sh; root only: taps in a private netns)
 if [ "$(id -u)" = 0 ]; then echo; bench/net.sh; fi
+# ... and with vhost-net: where this host has no /dev/vhost-net (PVM), inside
+#    the nested lab (bench/net_nested.sh; ratios only)
+if [ "$(id -u)" = 0 ] && [ ! -c /dev/vhost-net ] && [ -f ../shared/nestlab/nestlab.sh ]; then
+    echo; bench/net_nested.sh
+fi
 
 # 6. domain lifecycle through xvmd (bench/lifecycle.sh: create/destroy latency,
 #    create rate, 50 small domains at once)
