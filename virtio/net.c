@@ -243,8 +243,13 @@ static int vnet_rx_place(struct vnet *n, const char **why)
 		uint64_t room, copy;
 
 		if (!(n->nbufs == 0 && n->first_held)) {
-			if ((rc = vq_pop(vq, e)) <= 0)
-				return rc;
+			if ((rc = vq_pop(vq, e)) == 0 && vq_set_notify(vq, true)) {
+				/* buffers came as we looked: back to no kicks, go on */
+				vq_set_notify(vq, false);
+				continue;
+			}
+			if (rc <= 0)
+				return rc;   /* 0: kicks on, the driver kicks for buffers */
 			if (e->out_num || (n->nbufs == 0 && e->in_len < HDR)) {
 				*why = e->out_num ? "rx chain with a readable buffer"
 						  : "rx buffer shorter than the net header";
@@ -320,6 +325,9 @@ static void vnet_rx_run(struct vnet *n)
 		return;
 	}
 	vnet_configure(n);
+	/* No rx kicks while the guest has buffers for us: posting one then
+	 * costs it no VM exit. vnet_rx_place turns them on when it runs out. */
+	vq_set_notify(n->rxq, false);
 	for (unsigned i = 0; i < RX_BATCH; i++) {
 		if (!n->pending && (rc = vnet_rx_read(n)) <= 0)
 			break;
