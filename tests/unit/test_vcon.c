@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/unit/bar_fixture.h"
 #include "tests/unit/check.h"
 #include "xvm/evloop.h"
 #include "xvm/kvm.h"
@@ -43,18 +44,12 @@ struct drv {
 
 static void mmio_w(struct drv *d, uint64_t off, unsigned len, uint64_t v)
 {
-	uint8_t b[8];
-
-	io_put(b, len, v);
-	CHECK(iobus_dispatch(&d->vm->mmio, d->bar + off, b, len, true) == 0);
+	bar_w(d->vm, d->bar, off, len, v);
 }
 
 static uint64_t mmio_r(struct drv *d, uint64_t off, unsigned len)
 {
-	uint8_t b[8];
-
-	CHECK(iobus_dispatch(&d->vm->mmio, d->bar + off, b, len, false) == 0);
-	return io_get(b, len);
+	return bar_r(d->vm, d->bar, off, len);
 }
 
 static void *ram(struct drv *d, uint64_t gpa, uint64_t len) { return gm_ptr(&d->vm->mem, gpa, len); }
