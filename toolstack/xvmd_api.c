@@ -13,6 +13,7 @@
 #include "xvm/log.h"
 #include "xvm/trace.h"
 #include "xvm/xvmd.h"
+#include "xvmd_json.h"
 
 #ifndef XVM_VERSION
 #define XVM_VERSION "0"
@@ -57,9 +58,6 @@ static bool bool_arg(json_object *q, const char *k)
 	return json_object_object_get_ex(q, k, &v) && json_object_get_boolean(v);
 }
 
-#define ADD(o, k, v) json_object_object_add(o, k, v)
-#define JS(s) json_object_new_string(s)
-#define JI(n) json_object_new_int64((int64_t)(n))
 
 /* the domain named by "domain", or an error reply in *err */
 struct xvmd_dom *xvmd_dom_arg(json_object *q, json_object **err)

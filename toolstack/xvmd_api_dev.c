@@ -19,10 +19,8 @@
 #include "xvm/store.h"
 #include "xvm/trace.h"
 #include "xvm/xvmd.h"
+#include "xvmd_json.h"
 
-#define ADD(o, k, v) json_object_object_add(o, k, v)
-#define JS(s) json_object_new_string(s)
-#define JI(n) json_object_new_int64((int64_t)(n))
 
 static char *sr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *sr(const char *fmt, ...)
