@@ -58,7 +58,6 @@ static bool bool_arg(json_object *q, const char *k)
 	return json_object_object_get_ex(q, k, &v) && json_object_get_boolean(v);
 }
 
-
 /* the domain named by "domain", or an error reply in *err */
 struct xvmd_dom *xvmd_dom_arg(json_object *q, json_object **err)
 {
@@ -400,8 +399,6 @@ static json_object *op_dmesg(struct xvmd_client *cl, json_object *q)
 	free(buf);
 	return r;
 }
-
-
 
 typedef json_object *(*op_fn)(struct xvmd_client *, json_object *);
 

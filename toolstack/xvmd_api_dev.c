@@ -21,7 +21,6 @@
 #include "xvm/xvmd.h"
 #include "xvmd_json.h"
 
-
 static char *sr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *sr(const char *fmt, ...)
 {
