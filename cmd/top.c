@@ -20,6 +20,7 @@
 
 struct top_opts {
 	bool batch, exits;
+	struct top_view view;
 	double delay;        /* seconds */
 	unsigned long iterations; /* 0: until quit */
 };
@@ -39,7 +40,7 @@ static void on_signal(int sig)
 }
 
 static const char top_usage[] =
-	"usage: xvm top [-b] [-d SECS] [-i N] [-e]\n"
+	"usage: xvm top [-b] [-d SECS] [-i N] [-e] [-v] [-n] [-x] [-r] [-f]\n"
 	"Domains' resource use, as xentop: NAME STATE CPU(sec) CPU(%) MEM(k) MEM(%)\n"
 	"MAXMEM(k) MAXMEM(%) VCPUS NETS NETTX(k) NETRX(k) VBDS VBD_OO VBD_RD VBD_WR\n"
 	"VBD_RSECT VBD_WSECT SSID. Rates are over the last interval (0.0 at first).\n"
@@ -47,7 +48,13 @@ static const char top_usage[] =
 	"  -d, --delay SECS      seconds between updates (default 3; may be fractional)\n"
 	"  -i, --iterations N    stop after N updates\n"
 	"  -e, --exits           show VM exits per second by reason instead\n"
-	"Keys in the full-screen view: e exits view on/off, q or Esc quits.\n";
+	"  -v, --vcpus           a line of each vCPU's CPU seconds per domain\n"
+	"  -n, --networks        a line per NIC: guest RX and TX bytes, packets, drops\n"
+	"  -x, --vbds            a line per disk: OO, RD, WR, RSECT, WSECT\n"
+	"  -r, --repeat-header   the column header before every domain\n"
+	"  -f, --full-name       do not cut NAME at 10 characters\n"
+	"Keys in the full-screen view: v n b r toggle vCPUs, networks, vbds and the\n"
+	"repeated header; e the exits view; q or Esc quits.\n";
 
 static int top_parse(int argc, char **argv, struct top_opts *o)
 {
@@ -56,6 +63,11 @@ static int top_parse(int argc, char **argv, struct top_opts *o)
 		{ "delay", required_argument, NULL, 'd' },
 		{ "iterations", required_argument, NULL, 'i' },
 		{ "exits", no_argument, NULL, 'e' },
+		{ "vcpus", no_argument, NULL, 'v' },
+		{ "networks", no_argument, NULL, 'n' },
+		{ "vbds", no_argument, NULL, 'x' },
+		{ "repeat-header", no_argument, NULL, 'r' },
+		{ "full-name", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -64,8 +76,23 @@ static int top_parse(int argc, char **argv, struct top_opts *o)
 	int c;
 
 	*o = (struct top_opts){ .delay = 3.0 };
-	while ((c = cmd_getopt(argc, argv, "bd:i:e", lopts)) != -1) {
+	while ((c = cmd_getopt(argc, argv, "bd:i:evnxrf", lopts)) != -1) {
 		switch (c) {
+		case 'v':
+			o->view.vcpus = true;
+			break;
+		case 'n':
+			o->view.nets = true;
+			break;
+		case 'x':
+			o->view.vbds = true;
+			break;
+		case 'r':
+			o->view.repeat_header = true;
+			break;
+		case 'f':
+			o->view.full_name = true;
+			break;
 		case 'b':
 			o->batch = true;
 			break;
@@ -155,7 +182,7 @@ static int top_batch(struct api_conn *c, const struct top_opts *o, const struct 
 		if (o->exits)
 			top_print_exits(stdout, &cur, have_prev ? &prev : NULL);
 		else
-			top_print_table(stdout, &cur, have_prev ? &prev : NULL);
+			top_print_table(stdout, &cur, have_prev ? &prev : NULL, &o->view);
 		fflush(stdout);
 		if (have_prev)
 			top_sample_free(&prev);
@@ -214,8 +241,21 @@ static void summary(FILE *f, const struct top_sample *s, const struct top_host *
 		(unsigned long long)h->free_kib, h->cpus, cpu_mhz());
 }
 
+/* A key of the full-screen view: toggle what it names (xentop's keys). */
+static void top_key(int key, bool *exits, struct top_view *v)
+{
+	switch (key | 0x20) {   /* either case */
+	case 'e': *exits = !*exits; break;
+	case 'v': v->vcpus = !v->vcpus; break;
+	case 'n': v->nets = !v->nets; break;
+	case 'b': v->vbds = !v->vbds; break;
+	case 'r': v->repeat_header = !v->repeat_header; break;
+	default: break;
+	}
+}
+
 /* Draw one screen: the text clipped to the terminal, a key line at the bottom. */
-static void draw(const char *text, bool exits)
+static void draw(const char *text, bool exits, const struct top_view *v)
 {
 	struct winsize ws = { .ws_row = 24, .ws_col = 80 };
 	const char *p = text;
@@ -234,8 +274,10 @@ static void draw(const char *text, bool exits)
 		row++;
 		p += len + (nl ? 1 : 0);
 	}
-	printf("\033[%d;1H  \033[7mE\033[0mxits%s  \033[7mQ\033[0muit", ws.ws_row,
-	       exits ? " (on)" : "");
+	printf("\033[%d;1H  \033[7mN\033[0metworks%s  v\033[7mB\033[0mds%s  \033[7mV\033[0mCPUs%s  "
+	       "\033[7mR\033[0mepeat header%s  \033[7mE\033[0mxits%s  \033[7mQ\033[0muit", ws.ws_row,
+	       v->nets ? "*" : "", v->vbds ? "*" : "", v->vcpus ? "*" : "",
+	       v->repeat_header ? "*" : "", exits ? "*" : "");
 	fflush(stdout);
 }
 
@@ -259,6 +301,7 @@ static int top_screen_loop(struct api_conn *c, const struct top_opts *o, struct 
 {
 	struct top_sample prev = { 0 }, cur = { 0 }, next;
 	bool exits = o->exits;
+	struct top_view view = o->view;
 	unsigned long i = 0;
 	int rc = 0, key = 0;
 
@@ -284,17 +327,16 @@ static int top_screen_loop(struct api_conn *c, const struct top_opts *o, struct 
 		if (exits)
 			top_print_exits(m, &cur, prev.reply ? &prev : NULL);
 		else
-			top_print_table(m, &cur, prev.reply ? &prev : NULL);
+			top_print_table(m, &cur, prev.reply ? &prev : NULL, &view);
 		fclose(m);
-		draw(text, exits);
+		draw(text, exits, &view);
 		free(text);
 		if (o->iterations && i >= o->iterations)
 			break;
 		key = wait_key(o->delay);
 		if (key < 0 || key == 'q' || key == 'Q' || key == 27)
 			break;
-		if (key == 'e' || key == 'E')
-			exits = !exits;
+		top_key(key, &exits, &view);
 	}
 	top_sample_free(&prev);
 	top_sample_free(&cur);

@@ -86,6 +86,9 @@ static void parse_dom(json_object *e, struct top_dom *d)
 	d->vbd_wsect = sum(disks, "wr_sectors");
 	d->exits = json_object_object_get_ex(st, "exits", &v) &&
 		   json_object_is_type(v, json_type_object) ? v : NULL;
+	d->vcpu_list = api_array(st, "vcpus");
+	d->disk_list = disks;
+	d->nic_list = nics;
 }
 
 static int by_name(const void *a, const void *b)
@@ -179,32 +182,132 @@ static double pct(uint64_t part, uint64_t whole)
 	return whole ? (double)part * 100.0 / (double)whole : 0.0;
 }
 
-void top_print_table(FILE *f, const struct top_sample *cur, const struct top_sample *prev)
+static void print_header(FILE *f, const int w[W_N])
 {
-	int w[W_N];
-
-	widths(cur, w);
 	fprintf(f, "%10s %6s %10s %6s %10s %6s %10s %9s %5s %4s %*s %*s %4s %8s %*s %*s %*s %*s %4s\n",
 		"NAME", "STATE", "CPU(sec)", "CPU(%)", "MEM(k)", "MEM(%)", "MAXMEM(k)", "MAXMEM(%)",
 		"VCPUS", "NETS", w[W_TX], "NETTX(k)", w[W_RX], "NETRX(k)", "VBDS", "VBD_OO",
 		w[W_RD], "VBD_RD", w[W_WR], "VBD_WR", w[W_RS], "VBD_RSECT", w[W_WS], "VBD_WSECT",
 		"SSID");
+}
+
+static void print_row(FILE *f, const struct top_dom *d, const struct top_sample *cur,
+		      const struct top_sample *prev, const int w[W_N], bool full_name)
+{
+	fprintf(f, full_name ? "%10s" : "%10.10s", d->name);
+	fprintf(f, " %6s %10llu %6.1f %10llu %6.1f %10llu %9.1f %5u %4u %*llu %*llu "
+		"%4u %8llu %*llu %*llu %*llu %*llu %4u\n",
+		d->state, (unsigned long long)(d->cpu_ns / 1000000000),
+		top_cpu_pct(d, cur, prev), (unsigned long long)d->mem_kib,
+		pct(d->mem_kib, cur->host_mem_kib), (unsigned long long)d->maxmem_kib,
+		pct(d->maxmem_kib, cur->host_mem_kib), d->vcpus, d->nets,
+		w[W_TX], (unsigned long long)(d->net_tx / 1024),
+		w[W_RX], (unsigned long long)(d->net_rx / 1024), d->vbds,
+		(unsigned long long)d->vbd_oo, w[W_RD], (unsigned long long)d->vbd_rd,
+		w[W_WR], (unsigned long long)d->vbd_wr, w[W_RS],
+		(unsigned long long)d->vbd_rsect, w[W_WS],
+		(unsigned long long)d->vbd_wsect, 0u);
+}
+
+/* xentop -v: each vCPU's CPU seconds, five to a line */
+static void print_vcpus(FILE *f, const struct top_dom *d)
+{
+	size_t n = d->vcpu_list ? json_object_array_length(d->vcpu_list) : 0;
+
+	fputs("VCPUs(sec): ", f);
+	for (size_t i = 0; i < n; i++) {
+		json_object *v = json_object_array_get_idx(d->vcpu_list, i);
+
+		if (i && i % 5 == 0)
+			fputs("\n        ", f);
+		fprintf(f, " %2lld: %10llus", api_int(v, "id", (long long)i),
+			(unsigned long long)(u64(v, "cpu_ns") / 1000000000));
+	}
+	fputs("\n", f);
+}
+
+/* xentop -n: per NIC, the guest's receive and transmit counters */
+static void print_nets(FILE *f, const struct top_dom *d)
+{
+	size_t n = d->nic_list ? json_object_array_length(d->nic_list) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *v = json_object_array_get_idx(d->nic_list, i);
+
+		fprintf(f, "Net%zu RX: %8llubytes %8llupkts %8lluerr %8lludrop  "
+			"TX: %8llubytes %8llupkts %8lluerr %8lludrop\n", i,
+			(unsigned long long)u64(v, "rx_bytes"), (unsigned long long)u64(v, "rx_packets"),
+			0ULL, (unsigned long long)u64(v, "rx_drops"),
+			(unsigned long long)u64(v, "tx_bytes"), (unsigned long long)u64(v, "tx_packets"),
+			0ULL, (unsigned long long)u64(v, "tx_drops"));
+	}
+}
+
+unsigned int top_vbd_dev(const char *name)
+{
+	static const struct { const char *pfx; unsigned int major, per; } kinds[] = {
+		{ "xvd", 202, 16 }, { "hd", 3, 64 }, { "sd", 8, 16 },
+	};
+
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		size_t l = strlen(kinds[k].pfx);
+		const char *p = name + l;
+		unsigned int disk, part = 0;
+
+		if (strncmp(name, kinds[k].pfx, l) || *p < 'a' || *p > 'z')
+			continue;
+		disk = (unsigned int)(*p++ - 'a');
+		if (!strcmp(kinds[k].pfx, "hd") && disk > 1) /* hdc, hdd: the second IDE major */
+			return 0;
+		while (*p >= '0' && *p <= '9' && part < kinds[k].per)
+			part = part * 10 + (unsigned int)(*p++ - '0');
+		if (*p || part >= kinds[k].per)
+			return 0;
+		return kinds[k].major << 8 | (disk * kinds[k].per + part);
+	}
+	return 0;
+}
+
+/* xentop -x: per disk, the backend's request and sector counters */
+static void print_vbds(FILE *f, const struct top_dom *d)
+{
+	size_t n = d->disk_list ? json_object_array_length(d->disk_list) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *v = json_object_array_get_idx(d->disk_list, i);
+		unsigned int dev = top_vbd_dev(api_str(v, "id", ""));
+
+		fprintf(f, "VBD BlkBack %4u [%2x:%2x]  OO: %8llu   RD: %8llu   WR: %8llu   "
+			"RSECT: %10llu   WSECT: %10llu\n", dev, dev >> 8, dev & 0xff,
+			(unsigned long long)u64(v, "oo_reqs"), (unsigned long long)u64(v, "rd_reqs"),
+			(unsigned long long)u64(v, "wr_reqs"), (unsigned long long)u64(v, "rd_sectors"),
+			(unsigned long long)u64(v, "wr_sectors"));
+	}
+}
+
+void top_print_table(FILE *f, const struct top_sample *cur, const struct top_sample *prev,
+		     const struct top_view *view)
+{
+	static const struct top_view none;
+	const struct top_view *v = view ? view : &none;
+	int w[W_N];
+
+	widths(cur, w);
 	for (size_t i = 0; i < cur->n; i++) {
 		const struct top_dom *d = &cur->doms[i];
 
-		fprintf(f, "%10.10s %6s %10llu %6.1f %10llu %6.1f %10llu %9.1f %5u %4u %*llu %*llu "
-			"%4u %8llu %*llu %*llu %*llu %*llu %4u\n",
-			d->name, d->state, (unsigned long long)(d->cpu_ns / 1000000000),
-			top_cpu_pct(d, cur, prev), (unsigned long long)d->mem_kib,
-			pct(d->mem_kib, cur->host_mem_kib), (unsigned long long)d->maxmem_kib,
-			pct(d->maxmem_kib, cur->host_mem_kib), d->vcpus, d->nets,
-			w[W_TX], (unsigned long long)(d->net_tx / 1024),
-			w[W_RX], (unsigned long long)(d->net_rx / 1024), d->vbds,
-			(unsigned long long)d->vbd_oo, w[W_RD], (unsigned long long)d->vbd_rd,
-			w[W_WR], (unsigned long long)d->vbd_wr, w[W_RS],
-			(unsigned long long)d->vbd_rsect, w[W_WS],
-			(unsigned long long)d->vbd_wsect, 0u);
+		if (i == 0 || v->repeat_header)
+			print_header(f, w);
+		print_row(f, d, cur, prev, w, v->full_name);
+		if (v->vcpus)
+			print_vcpus(f, d);
+		if (v->nets)
+			print_nets(f, d);
+		if (v->vbds)
+			print_vbds(f, d);
 	}
+	if (!cur->n)
+		print_header(f, w);
 }
 
 struct exit_row {

@@ -7,6 +7,7 @@
 #ifndef XVM_TOPFMT_H
 #define XVM_TOPFMT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -23,6 +24,16 @@ struct top_dom {
 	uint64_t net_tx, net_rx; /* bytes, guest's view */
 	uint64_t vbd_oo, vbd_rd, vbd_wr, vbd_rsect, vbd_wsect;
 	json_object *exits;      /* {"reason": count} or NULL; owned by the sample */
+	json_object *vcpu_list, *disk_list, *nic_list; /* the stats arrays or NULL (same) */
+};
+
+/* xentop's optional parts of the table (-v -n -x -r -f and their keys). */
+struct top_view {
+	bool vcpus;              /* "VCPUs(sec):" line per domain */
+	bool nets;               /* "Net<n> RX: ... TX: ..." line per NIC */
+	bool vbds;               /* "VBD BlkBack <dev> [maj:min] OO: ..." line per disk */
+	bool repeat_header;      /* the column header before every domain */
+	bool full_name;          /* NAME not cut at 10 characters */
 };
 
 struct top_sample {
@@ -43,8 +54,14 @@ void top_sample_free(struct top_sample *s);
 double top_cpu_pct(const struct top_dom *d, const struct top_sample *cur,
 		   const struct top_sample *prev);
 
-/* xentop's header line and one row per domain (batch mode's output). */
-void top_print_table(FILE *f, const struct top_sample *cur, const struct top_sample *prev);
+/* xentop's header line and one row per domain (batch mode's output), with
+ * the detail lines view asks for (NULL: none). */
+void top_print_table(FILE *f, const struct top_sample *cur, const struct top_sample *prev,
+		     const struct top_view *view);
+
+/* The Xen virtual device number of a disk named like xvda, xvdb1, hda or
+ * sda (xentop's VBD column), or 0 for other names. */
+unsigned int top_vbd_dev(const char *name);
 
 /* The exits view: per domain, each reason's exits/s and total, busiest first. */
 void top_print_exits(FILE *f, const struct top_sample *cur, const struct top_sample *prev);

@@ -93,6 +93,10 @@ wait_for 5 ticks_ge $((m + 3)) || fail "no ticks after unpause"
 awk '$1 == "clitest" { n++; rd[n] = $15; vbds[n] = $13; pct[n] = $4 }
      END { exit !(n == 2 && rd[2] > rd[1] && vbds[2] == 1 && pct[2] > 0) }' "$T/top" ||
     fail "top columns did not move: $(cat "$T/top")"
+# -x -v: the disk's VBD line (xvda = Xen device 51712) and the vCPU line, from live counters
+"$XVM" top -b -i 1 -x -v -r >"$T/topx" || fail "top -b -x -v"
+awk '/^VBD BlkBack 51712 \[ca: 0\]  OO: / && $8 == "RD:" && $9 > 0 { vbd = 1 } /^VCPUs\(sec\):   0: / { v = 1 }
+     END { exit !(vbd && v) }' "$T/topx" || fail "top -x -v detail lines: $(cat "$T/topx")"
 "$XVM" vcpu-list clitest | awk '$1 == "clitest" && $3 == 0 { ok = 1 } END { exit !ok }' ||
     fail "vcpu-list: $("$XVM" vcpu-list clitest)"
 

@@ -33,6 +33,18 @@ static char *capture(void (*fn)(FILE *, const struct top_sample *, const struct 
 	return text;
 }
 
+static struct top_view g_view;
+
+static void table(FILE *f, const struct top_sample *cur, const struct top_sample *prev)
+{
+	top_print_table(f, cur, prev, NULL);
+}
+
+static void table_view(FILE *f, const struct top_sample *cur, const struct top_sample *prev)
+{
+	top_print_table(f, cur, prev, &g_view);
+}
+
 static const char *line(const char *text, int n, char *buf, size_t size)
 {
 	while (n-- > 0 && text && (text = strchr(text, '\n')))
@@ -45,7 +57,7 @@ static const char *line(const char *text, int n, char *buf, size_t size)
 
 static void check_first(const struct top_sample *s1)
 {
-	char *t = capture(top_print_table, s1, NULL), b[512];
+	char *t = capture(table, s1, NULL), b[512];
 
 	/* xentop's default widths when every number fits */
 	CHECK(!strcmp(line(t, 0, b, sizeof(b)),
@@ -64,7 +76,7 @@ static void check_first(const struct top_sample *s1)
 
 static void check_second(const struct top_sample *s1, const struct top_sample *s2)
 {
-	char *t = capture(top_print_table, s2, s1), b[512];
+	char *t = capture(table, s2, s1), b[512];
 
 	/* NETTX(k) 209715200 needs 9 digits, VBD_RD 123456790 9, VBD_RSECT 987654329 10 (fits) */
 	CHECK(!strcmp(line(t, 0, b, sizeof(b)),
@@ -83,6 +95,37 @@ static void check_second(const struct top_sample *s1, const struct top_sample *s
 	CHECK(top_cpu_pct(&s2->doms[2], s2, s1) == 75.0);
 	CHECK(top_cpu_pct(&s2->doms[1], s2, s1) == 0.0); /* "new": not in the first sample */
 	CHECK(top_cpu_pct(&s2->doms[2], s2, NULL) == 0.0);
+}
+
+/* xentop -v -n -x -r -f: detail lines under each row, the header repeated */
+static void check_views(const struct top_sample *s1)
+{
+	char *t, b[512];
+
+	g_view = (struct top_view){ .vcpus = true, .nets = true, .vbds = true,
+				    .repeat_header = true, .full_name = true };
+	t = capture(table_view, s1, NULL);
+	CHECK(!strncmp(line(t, 0, b, sizeof(b)), "      NAME  STATE", 17));
+	CHECK(!strncmp(line(t, 1, b, sizeof(b)), "     Alpha ----p-", 17));
+	CHECK(!strcmp(line(t, 2, b, sizeof(b)), "VCPUs(sec): "));   /* none reported */
+	CHECK(!strncmp(line(t, 3, b, sizeof(b)), "      NAME  STATE", 17));
+	CHECK(!strncmp(line(t, 4, b, sizeof(b)), "web-frontend-01 -----r          4", 33));
+	CHECK(!strcmp(line(t, 5, b, sizeof(b)), "VCPUs(sec):   0:          3s  1:          1s"));
+	CHECK(!strcmp(line(t, 6, b, sizeof(b)),
+		      "Net0 RX:    20480bytes       20pkts        0err        0drop  "
+		      "TX:    10240bytes       10pkts        0err        0drop"));
+	CHECK(!strcmp(line(t, 7, b, sizeof(b)),
+		      "VBD BlkBack 51712 [ca: 0]  OO:        2   RD:      100   WR:       20   "
+		      "RSECT:        800   WSECT:        160"));
+	CHECK(!strncmp(line(t, 8, b, sizeof(b)), "VBD BlkBack 51728 [ca:10]  OO:        0   RD:        1", 54));
+	CHECK(!strcmp(line(t, 9, b, sizeof(b)), ""));
+	free(t);
+	/* Xen's virtual device numbers */
+	CHECK(top_vbd_dev("xvda") == 51712 && top_vbd_dev("xvdb") == 51728);
+	CHECK(top_vbd_dev("xvda1") == 51713 && top_vbd_dev("sda") == 2048);
+	CHECK(top_vbd_dev("sdb2") == 2066 && top_vbd_dev("hda") == 768 && top_vbd_dev("hdb") == 832);
+	CHECK(top_vbd_dev("hdc") == 0 && top_vbd_dev("disk0") == 0 && top_vbd_dev("xvd") == 0);
+	CHECK(top_vbd_dev("xvda16") == 0 && top_vbd_dev("xvdA") == 0 && top_vbd_dev("") == 0);
 }
 
 static void check_exits(const struct top_sample *s1, const struct top_sample *s2)
@@ -113,6 +156,7 @@ int main(int argc, char **argv)
 	s1 = load(dir, "stats1.json", 1000000000ull);
 	s2 = load(dir, "stats2.json", 3000000000ull);
 	check_first(&s1);
+	check_views(&s1);
 	check_second(&s1, &s2);
 	check_exits(&s1, &s2);
 	CHECK(top_sample_parse(o, 0, 1, &bad) < 0); /* no domains array */
