@@ -10,6 +10,7 @@ set -uo pipefail
 DRIVE=$(readlink -f "$1")
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=${XVM_SRC:-$(cd "$HERE/../.." && pwd)}
+. "$HERE/lib/linux_guest.sh"
 skip() { echo "linux_hotplug: skipped: $*"; exit 77; }
 fail() { echo "linux_hotplug: FAIL: $*"; [ -f "$W/out" ] && grep -a 'LH-' "$W/out" | tail -40 | sed 's/^/  | /'; exit 1; }
 [ -c /dev/kvm ] && [ -w /dev/kvm ] || skip "no usable /dev/kvm"
@@ -27,13 +28,7 @@ XVM_VMLINUX=1 XVM_MODULES="virtio_pci virtio_blk" \
 W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
 
 # /init2: report the hot-added disk (the lines hotplug-drive waits for), then its removal
-cat >"$W/init2" <<'INIT'
-#!/bin/sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs dev /dev 2>/dev/null
-while read -r ko; do insmod "/lib/modules/$(uname -r)/$ko" 2>/dev/null; done </etc/xvm-modules
+{ lg_init2_prologue; cat <<'INIT'; } >"$W/init2"
 echo "XR-SLOTS $(ls /sys/bus/pci/slots 2>/dev/null | wc -l)"
 i=0; while [ ! -e /sys/block/vda ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
 if [ -e /sys/block/vda ]; then
@@ -67,19 +62,13 @@ sed 's/^/LH-DRIVE /' "$T/drive.out"
 grep -a '^XR-\|^XTEST-HOTPLUG\|acpiphp\|pciehp\|virtio_blk' "$T/con.log" | tr -d '\r' | sed 's/^/LH-CON /'
 RUN
 chmod +x "$W/run.sh"
-# In the nested lab the guest gets noxsave: L1 is QEMU's TCG, whose XSAVE state does not
-# match its CPUID at times, and Linux then WARNs in fpu__init_system_xstate and may die
-# (seen as a rare crash, and with QEMU as the VMM in L1 too).
+# the guest gets noxsave in the lab (see lg_nestlab)
 if [ $MODE = nest ]; then
-    for attempt in 1 2; do   # one retry when the nested lab stalls without a result
-        bash "$LAB" --timeout 300 --add "$DRIVE:/drive" --add "$W/run.sh:/run.sh" \
-            --add "$KIT/vmlinux:/kit/vmlinux" --add "$W/initrd.gz:/kit/initrd.gz" \
-            -- /run.sh /drive /kit/vmlinux /kit/initrd.gz /tmp noxsave >"$W/out" 2>&1
-        rc=$?
-        [ $rc = 125 ] && skip "nestlab could not provide a nested /dev/kvm"
-        grep -aq 'LH-STATUS' "$W/out" && break
-        echo "linux_hotplug: attempt $attempt ended without a result (nestlab status $rc)"
-    done
+    lg_nestlab linux_hotplug "$W/out" LH-STATUS 300 --add "$DRIVE:/drive" --add "$W/run.sh:/run.sh" \
+        --add "$KIT/vmlinux:/kit/vmlinux" --add "$W/initrd.gz:/kit/initrd.gz" \
+        -- /run.sh /drive /kit/vmlinux /kit/initrd.gz /tmp noxsave ||
+        skip "nestlab could not provide a nested /dev/kvm"
+    rc=$LG_NEST_RC
 else
     "$W/run.sh" "$DRIVE" "$KIT/vmlinux" "$W/initrd.gz" "$W" >"$W/out" 2>&1
     rc=$?

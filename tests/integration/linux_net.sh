@@ -10,6 +10,7 @@ set -uo pipefail
 XVM=$(readlink -f "$1")
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=${XVM_SRC:-$(cd "$HERE/../.." && pwd)}
+. "$HERE/lib/linux_guest.sh"
 skip() { echo "linux_net: skipped: $*"; exit 77; }
 fail() { echo "linux_net: FAIL: $*"; [ -f "$W/out" ] && sed 's/^/  | /' "$W/out" | tail -40; exit 1; }
 [ "$(id -u)" = 0 ] || skip "needs root (taps)"
@@ -49,23 +50,13 @@ done
 echo LN-DONE
 RUN
 chmod +x "$W/run.sh"
-# In the nested lab the guest gets noxsave: L1 is QEMU's TCG, whose XSAVE state does not
-# match its CPUID at times, and Linux then WARNs in fpu__init_system_xstate and may die
-# (seen as a rare crash, and with QEMU as the VMM in L1 too).
+# the guest gets noxsave in the lab (see lg_nestlab)
 if [ $MODE = nest ]; then
-    # The nested lab (TCG) has been seen to stall a whole run once in a few
-    # dozen (no output at all, see the issue notes): bound each attempt and
-    # retry once when an attempt ends without the run script's status line.
-    for attempt in 1 2; do
-        bash "$LAB" --timeout 240 --add "$XVM:/xvm" --add "$W/run.sh:/run.sh" \
-            --add "$KIT/vmlinux:/kit/vmlinux" --add "$KIT/initramfs.cpio.gz:/kit/initrd.gz" \
-            -- /run.sh /xvm /kit/vmlinux /kit/initrd.gz /tmp noxsave >"$W/out" 2>&1
-        rc=$?
-        [ $rc = 125 ] && skip "nestlab could not provide a nested /dev/kvm"
-        grep -aq 'LN-DONE' "$W/out" && break
-        echo "linux_net: attempt $attempt ended without a result (nestlab status $rc)"
-        tail -n 5 "$W/out" | grep -v "TCG doesn't" | sed 's/^/  | /'
-    done
+    lg_nestlab linux_net "$W/out" LN-DONE 240 --add "$XVM:/xvm" --add "$W/run.sh:/run.sh" \
+        --add "$KIT/vmlinux:/kit/vmlinux" --add "$KIT/initramfs.cpio.gz:/kit/initrd.gz" \
+        -- /run.sh /xvm /kit/vmlinux /kit/initrd.gz /tmp noxsave ||
+        skip "nestlab could not provide a nested /dev/kvm"
+    rc=$LG_NEST_RC
 else
     ip netns add "xvmln$$" || skip "cannot create a network namespace"
     ip netns exec "xvmln$$" "$W/run.sh" "$XVM" "$KIT/vmlinux" "$KIT/initramfs.cpio.gz" "$W" >"$W/out" 2>&1

@@ -13,6 +13,7 @@ set -uo pipefail
 XVM=$(readlink -f "$1")
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=${XVM_SRC:-$(cd "$HERE/../.." && pwd)}
+. "$HERE/lib/linux_guest.sh"
 skip() { echo "linux_panic: skipped: $*"; exit 77; }
 fail() { echo "linux_panic: FAIL: $*"; exit 1; }
 [ -c /dev/kvm ] && [ -w /dev/kvm ] || skip "no usable /dev/kvm"
@@ -32,13 +33,7 @@ XVM_VMLINUX=1 XVM_MODULES="virtio_pci virtio_rng pvpanic_pci virtio_console" \
 W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
 
 # /init2 appended to the kit's initramfs: load the modules, report, panic
-cat >"$W/init2" <<'INIT'
-#!/bin/sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs dev /dev 2>/dev/null
-while read -r ko; do insmod "/lib/modules/$(uname -r)/$ko" 2>/dev/null; done </etc/xvm-modules
+{ lg_init2_prologue; cat <<'INIT'; } >"$W/init2"
 echo "XR-RNG-CURRENT $(cat /sys/class/misc/hw_random/rng_current 2>&1)"
 dd if=/dev/hwrng of=/tmp/r bs=4096 count=1 2>/dev/null
 echo "XR-RNG-BYTES $(wc -c </tmp/r) $(od -An -tx1 -N8 /tmp/r | tr -d ' \n')"
@@ -72,21 +67,13 @@ for opt in "" --no-pvpanic; do
 done
 RUNS
 chmod +x "$W/runs.sh"
-# In the nested lab the guest gets noxsave: L1 is QEMU's TCG, whose XSAVE state does not
-# match its CPUID at times, and Linux then WARNs in fpu__init_system_xstate and may die
-# (seen as a rare crash, and with QEMU as the VMM in L1 too).
+# the guest gets noxsave in the lab (see lg_nestlab)
 if [ $MODE = nest ]; then
-    # bounded attempts, one retry when the nested lab stalls without a result
-    # (seen once in CI with linux_net: no output for the whole run)
-    for attempt in 1 2; do
-        bash "$LAB" --timeout 300 --add "$XVM:/xvm" --add "$W/runs.sh:/runs.sh" \
-            --add "$KIT/vmlinux:/kit/vmlinux" --add "$W/initrd.gz:/kit/initrd.gz" \
-            -- /runs.sh /xvm /kit/vmlinux /kit/initrd.gz /tmp noxsave >"$W/out" 2>&1
-        rc=$?
-        [ $rc = 125 ] && skip "nestlab could not provide a nested /dev/kvm"
-        grep -aq 'LP-RESULT' "$W/out" && break
-        echo "linux_panic: attempt $attempt ended without a result (nestlab status $rc)"
-    done
+    lg_nestlab linux_panic "$W/out" LP-RESULT 300 --add "$XVM:/xvm" --add "$W/runs.sh:/runs.sh" \
+        --add "$KIT/vmlinux:/kit/vmlinux" --add "$W/initrd.gz:/kit/initrd.gz" \
+        -- /runs.sh /xvm /kit/vmlinux /kit/initrd.gz /tmp noxsave ||
+        skip "nestlab could not provide a nested /dev/kvm"
+    rc=$LG_NEST_RC
 else
     "$W/runs.sh" "$XVM" "$KIT/vmlinux" "$W/initrd.gz" "$W" >"$W/out" 2>&1
     rc=$?
