@@ -136,8 +136,8 @@ lg_boot() {
 # and one retry follows an attempt whose output lacks the line DONE. Sets LG_NEST_RC;
 # returns 125 when the lab could not provide a nested /dev/kvm.
 # Callers give Linux guests in the lab `noxsave`: L1 is QEMU's TCG, whose XSAVE state does
-# not always match its CPUID, and Linux then WARNs in fpu__init_system_xstate and may die
-# (a rare crash, seen with QEMU as the VMM in L1 too).
+# not always match its CPUID, and Linux then WARNs in fpu__init_system_xstate (seen with
+# QEMU as the VMM in L1).
 lg_nestlab() {
     local name=$1 out=$2 done=$3 tmo=$4 attempt
     shift 4
