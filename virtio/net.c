@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -21,52 +20,7 @@
 #include "xvm/virtio.h"
 #include "xvm/vm.h"
 
-#define CFG_SIZE 10               /* mac[6], status, max_virtqueue_pairs */
-#define QUEUE_SIZE 256
-#define RXQ 0
-#define TXQ 1
-#define HDR TAP_VNET_HDR_LEN
-#define PKT_MAX (HDR + 65536 + 64) /* a GSO frame of 64 KiB and its header */
-#define RX_BATCH 256              /* frames per tap wake-up before yielding */
-#define VIRTIO_NET_S_LINK_UP 1
-
-struct vnet {
-	struct vm *vm;
-	struct virtio_pci *vp;
-	struct evloop *loop;
-	struct virtio_dev_ops ops;
-	struct tap tap;
-	unsigned index;
-	char name[VNET_ID_LEN + 8];
-	uint8_t cfg[CFG_SIZE];
-	int epfd;                  /* private epoll holding the tap; the loop
-				    * watches it, we arm/disarm the tap inside */
-	pthread_mutex_t lock;      /* everything below (event loop vs reset) */
-	struct virtqueue *rxq, *txq; /* known once the driver kicked them */
-	bool armed;                /* tap in epfd's interest set with EPOLLIN */
-	bool configured;           /* tap offloads follow this negotiation */
-	bool mrg;                  /* MRG_RXBUF negotiated */
-	bool guest_csum;           /* GUEST_CSUM negotiated (else rx flags are 0) */
-	/* the frame being delivered (kept while the guest has no buffer) */
-	uint8_t *pkt;
-	size_t pkt_len, pkt_off;
-	bool pending;
-	bool first_held;           /* `first` is popped but holds no data yet */
-	unsigned nbufs;
-	uint16_t heads[QUEUE_SIZE];
-	uint32_t lens[QUEUE_SIZE];
-	struct vq_elem first, elem;
-	struct vnet_stats st;
-	/* vhost-net (vhost.h): the device, kept open from start when usable */
-	int vhost_fd;
-	uint64_t vhost_feat;       /* VHOST_GET_FEATURES */
-	bool vhost_on;             /* the kernel has the rings now */
-	int kick_fd[VHOST_NET_RINGS]; /* the queues' kick eventfds while it has */
-	int call_fd[VHOST_NET_RINGS]; /* vhost's interrupts for queues without an
-				       * MSI-X irqfd, relayed by the event loop */
-	unsigned long long tap0[4]; /* tap counters when vhost took over */
-	bool tap0_ok;
-};
+#include "virtio/net_int.h"
 
 /* --- pure helpers (unit-tested) ---------------------------------------- */
 
@@ -184,7 +138,7 @@ int vnet_parse(const char *spec, char *buf, struct vnet_opts *o)
 /* --- rx: tap -> guest -------------------------------------------------- */
 
 /* Watch the tap for input (arm) or not. Called with n->lock held. */
-static void vnet_arm(struct vnet *n, bool on)
+void vnet_arm(struct vnet *n, bool on)
 {
 	struct epoll_event ev = { .events = on ? EPOLLIN : 0, .data.fd = n->tap.fd };
 
@@ -196,7 +150,7 @@ static void vnet_arm(struct vnet *n, bool on)
 
 /* Apply the guest's negotiated offloads to the tap once per negotiation.
  * Called with n->lock held. */
-static void vnet_configure(struct vnet *n)
+void vnet_configure(struct vnet *n)
 {
 	uint64_t f = virtio_features(n->vp);
 	unsigned off = vnet_tap_offload(f);
@@ -220,7 +174,7 @@ static void vnet_configure(struct vnet *n)
 	}
 }
 
-static void vnet_drop(struct vnet *n, const char *why, bool tx)
+void vnet_drop(struct vnet *n, const char *why, bool tx)
 {
 	n->st.drops++;
 	if (tx)
@@ -441,201 +395,6 @@ static void vnet_queue_notify(void *dev, struct virtqueue *vq, unsigned q)
 	pthread_mutex_unlock(&n->lock);
 }
 
-/* Which data path the NIC can use: with vhost=auto|on, /dev/vhost-net is
- * opened and kept for driver_ok; vhost=on without it is refused. The path
- * actually used is decided (and said) when the guest sets DRIVER_OK.
- * 0 or -errno (logged). */
-static int vnet_data_path(struct vnet *n, const struct vnet_opts *o)
-{
-	int fd = o->vhost == VHOST_OFF ? -EPERM : vhost_net_open(&n->vm->mem, &n->vhost_feat);
-
-	if (o->vhost == VHOST_OFF) {
-		log_info("nic %s: data path userspace (vhost=off)", n->name);
-		XVM_PROBE(NET_BACKEND, n->vm->cfg.domid, (int)n->index, (char *)"userspace");
-		return 0;
-	}
-	if (fd < 0 && o->vhost == VHOST_ON) {
-		log_err("--net vhost=on: /dev/vhost-net: %s", strerror(-fd));
-		return fd;
-	}
-	if (fd < 0) {
-		log_info("nic %s: data path userspace (vhost-net: %s)", n->name, strerror(-fd));
-		XVM_PROBE(NET_BACKEND, n->vm->cfg.domid, (int)n->index, (char *)"userspace");
-		return 0;
-	}
-	if (o->fd >= 0) {
-		/* a test's socketpair: vhost-net needs a real tap */
-		close(fd);
-		log_info("nic %s: data path userspace (not a tap)", n->name);
-		XVM_PROBE(NET_BACKEND, n->vm->cfg.domid, (int)n->index, (char *)"userspace");
-		return 0;
-	}
-	n->vhost_fd = fd;
-	log_info("nic %s: vhost-net ready (features 0x%llx); the data path follows the "
-		 "guest's negotiation", n->name, (unsigned long long)n->vhost_feat);
-	return 0;
-}
-
-/* Counters the kernel moved since vhost took over, from the tap's own
- * (tap rx = guest tx). Called with n->lock held. */
-static void vnet_add_tap_delta(struct vnet *n, struct vnet_stats *s)
-{
-	unsigned long long c[4];
-
-	if (!n->tap0_ok || tap_counters(&n->tap, c) < 0)
-		return;
-	s->tx_packets += c[0] - n->tap0[0];
-	s->tx_bytes += c[1] - n->tap0[1];
-	s->rx_packets += c[2] - n->tap0[2];
-	s->rx_bytes += c[3] - n->tap0[3];
-}
-
-/* vhost signalled a queue that has no MSI-X irqfd to give it: raise the
- * queue's interrupt the transport's way (event loop thread). */
-static void vnet_vhost_call(struct vnet *n, unsigned q)
-{
-	uint64_t v;
-
-	if (read(n->call_fd[q], &v, sizeof(v)) == sizeof(v) &&
-	    __atomic_load_n(&n->vhost_on, __ATOMIC_ACQUIRE))
-		virtio_raise(n->vp, q);
-}
-
-static void vnet_vhost_call_rx(void *opaque)
-{
-	vnet_vhost_call(opaque, RXQ);
-}
-
-static void vnet_vhost_call_tx(void *opaque)
-{
-	vnet_vhost_call(opaque, TXQ);
-}
-
-/* The relay eventfds, watched from start. 0 or -errno (logged). */
-static int vnet_vhost_relay(struct vnet *n)
-{
-	static const evloop_fn fn[VHOST_NET_RINGS] = { vnet_vhost_call_rx, vnet_vhost_call_tx };
-
-	for (unsigned q = 0; q < VHOST_NET_RINGS; q++) {
-		int rc;
-
-		n->call_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (n->call_fd[q] < 0)
-			rc = -errno;
-		else
-			rc = evloop_add(n->loop, n->call_fd[q], fn[q], n);
-		if (rc < 0) {
-			log_err("%s: vhost-net interrupt relay: %s", n->name, strerror(-rc));
-			return rc;
-		}
-	}
-	return 0;
-}
-
-/* Hand back the kicks and vectors of the first `nq` queues (and stop
- * sharing the vectors). Not under n->lock: the event loop may be in one of
- * our callbacks waiting for it, and watching a kick again takes the loop. */
-static void vnet_vhost_release(struct vnet *n, unsigned nq)
-{
-	for (unsigned q = 0; q < nq; q++) {
-		virtio_call_share(n->vp, q, false);
-		virtio_kick_handoff(n->vp, q, false);
-	}
-}
-
-/* The rings for vhost: enabled queues with MSI-X vectors. NULL, or why not.
- * Called with n->lock held, kicks already off the loop. */
-static const char *vnet_vhost_rings(struct vnet *n, struct vhost_ring r[VHOST_NET_RINGS])
-{
-	for (unsigned q = 0; q < VHOST_NET_RINGS; q++) {
-		struct virtqueue *vq = virtio_queue(n->vp, q);
-		unsigned held = 0;
-
-		if (!vq || !vq->enabled || vq->broken)
-			return "a queue is not enabled";
-		if (q == RXQ && n->pending) {
-			/* un-pop the buffers a half-placed frame holds: vhost takes them */
-			held = n->nbufs + (n->first_held ? 1 : 0);
-			vnet_drop(n, "data path switch", false);
-			n->pending = n->first_held = false;
-			n->nbufs = 0;
-		}
-		n->kick_fd[q] = virtio_kick_handoff(n->vp, q, true);
-		r[q] = (struct vhost_ring){ .size = vq->size, .base = (uint16_t)(vq->last_avail - held),
-					    .desc_gpa = vq->desc_gpa, .avail_gpa = vq->avail_gpa,
-					    .used_gpa = vq->used_gpa,
-					    .kick_fd = n->kick_fd[q],
-					    .call_fd = virtio_call_share(n->vp, q, true) };
-		if (r[q].call_fd < 0)
-			r[q].call_fd = n->call_fd[q];   /* INTx or no vector: relayed */
-	}
-	return NULL;
-}
-
-/* DRIVER_OK: give the rings to vhost-net when it can take them, else stay in
- * userspace; either way say which (log line and net-backend probe). */
-static void vnet_driver_ok(void *dev)
-{
-	struct vnet *n = dev;
-	struct vhost_ring r[VHOST_NET_RINGS];
-	const char *why = NULL, *step = NULL;
-	uint64_t ack;
-	int rc = 0;
-	bool on;
-
-	if (n->vhost_fd < 0)
-		return;
-	for (unsigned q = 0; q < VHOST_NET_RINGS; q++)
-		virtio_kick_handoff(n->vp, q, true);   /* no n->lock: waits for a kick callback */
-	pthread_mutex_lock(&n->lock);
-	vnet_configure(n);
-	ack = vhost_net_ack(n->vhost_feat, virtio_features(n->vp));
-	if (!ack)
-		why = "the guest's ring features are not all vhost's";
-	else if (!(why = vnet_vhost_rings(n, r))) {
-		n->tap0_ok = tap_counters(&n->tap, n->tap0) == 0;
-		rc = vhost_net_start(n->vhost_fd, &n->vm->mem, ack, r, n->tap.fd, &step);
-	}
-	if (!why && rc == 0) {
-		__atomic_store_n(&n->vhost_on, true, __ATOMIC_RELEASE);
-		vnet_arm(n, false);
-		log_info("nic %s: data path vhost-net (features 0x%llx)", n->name,
-			 (unsigned long long)ack);
-	} else {
-		if (rc < 0)
-			log_warn("nic %s: vhost-net: %s: %s; data path userspace", n->name, step,
-				 strerror(-rc));
-		else
-			log_info("nic %s: data path userspace (vhost-net: %s)", n->name, why);
-		vnet_arm(n, true);
-	}
-	XVM_PROBE(NET_BACKEND, n->vm->cfg.domid, (int)n->index,
-		  (char *)(n->vhost_on ? "vhost-net" : "userspace"));
-	on = n->vhost_on;
-	pthread_mutex_unlock(&n->lock);
-	if (!on)
-		vnet_vhost_release(n, VHOST_NET_RINGS);
-}
-
-/* Take the rings back from vhost (device reset). */
-static void vnet_vhost_stop(struct vnet *n)
-{
-	int rc;
-
-	pthread_mutex_lock(&n->lock);
-	if (!n->vhost_on) {
-		pthread_mutex_unlock(&n->lock);
-		return;
-	}
-	if ((rc = vhost_net_stop(n->vhost_fd, NULL)) < 0)
-		log_warn("nic %s: vhost-net stop: %s", n->name, strerror(-rc));
-	vnet_add_tap_delta(n, &n->st);
-	__atomic_store_n(&n->vhost_on, false, __ATOMIC_RELEASE);
-	n->tap0_ok = false;
-	pthread_mutex_unlock(&n->lock);
-	vnet_vhost_release(n, VHOST_NET_RINGS);
-}
-
 static void vnet_cfg_read(void *dev, unsigned off, uint8_t *data, unsigned len)
 {
 	struct vnet *n = dev;
@@ -789,13 +548,7 @@ void vnet_destroy(struct vnet *n)
 	if (!n)
 		return;
 	virtio_pci_unplug(n->vp);   /* no vCPU or kick reaches us (hot-unplug) */
-	if (n->vhost_fd >= 0)
-		close(n->vhost_fd);     /* the kernel stops the rings and lets go */
-	for (unsigned q = 0; q < VHOST_NET_RINGS; q++)
-		if (n->call_fd[q] >= 0) {
-			evloop_del(n->loop, n->call_fd[q]);
-			close(n->call_fd[q]);
-		}
+	vnet_vhost_close(n);
 	if (n->epfd >= 0) {
 		evloop_del(n->loop, n->epfd);   /* -ENOENT when never added: fine */
 		close(n->epfd);

@@ -1,10 +1,11 @@
 /* vhost.h - vhost-net (/dev/vhost-net): the kernel data path for a NIC.
  *
- * virtio/net.c opens /dev/vhost-net per NIC at start (`--net ...,vhost=`);
- * when the guest sets DRIVER_OK with features vhost implements and MSI-X
- * vectors on both queues, it hands the rings, the queues' kick eventfds,
- * the vectors' irqfds and the tap to the kernel (vhost_net_start) and the
- * userspace path stands aside until the device is reset (vhost_net_stop).
+ * virtio/net_vhost.c opens /dev/vhost-net per NIC at start (`--net
+ * ...,vhost=`); when the guest sets DRIVER_OK with features vhost
+ * implements, it hands the rings, the queues' kick eventfds, their
+ * interrupt eventfds (MSI-X irqfds, or eventfds xvm relays) and the tap to
+ * the kernel (vhost_net_start) and the userspace path stands aside until
+ * the device is reset (vhost_net_stop).
  * The memory table is one region per guest RAM slot. */
 #ifndef XVM_VHOST_H
 #define XVM_VHOST_H
